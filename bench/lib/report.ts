@@ -127,12 +127,13 @@ export function formatBytes(n: number): string {
 /**
  * `a / b` as a factor: two decimals between 0.1 and 10 (`"2.31x"`, `"0.43x"`), one decimal up to
  * 100 (`"12.5x"`), an integer above (`"340x"`), three significant digits below 0.1
- * (`"0.00123x"`). `"n/a"` when the ratio is undefined (`b` is 0 or either value is not finite),
- * except `0 / 0`, which is `"1.00x"` (both sides equal).
+ * (`"0.00123x"`). `0 / 0` is `"1.00x"` (both sides equal), `a / 0` is `"∞"` (or `"-∞"`), and
+ * `"n/a"` stands for a value that is not finite.
  */
 export function ratio(a: number, b: number): string {
+  if (!Number.isFinite(a) || !Number.isFinite(b)) return "n/a";
   if (a === 0 && b === 0) return "1.00x";
-  if (!Number.isFinite(a) || !Number.isFinite(b) || b === 0) return "n/a";
+  if (b === 0) return a > 0 ? "∞" : "-∞";
   const r = a / b;
   const abs = Math.abs(r);
   if (abs === 0) return "0.00x";
