@@ -1,0 +1,456 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import fc from "fast-check";
+import { FrameParser } from "../../src/protocol/frame-parser.js";
+import {
+  bytewise,
+  type FrameEvent,
+  hex,
+  parseChunks,
+  parseWhole,
+  RecordingSink,
+  split,
+  withOffset,
+} from "./frame-log.js";
+
+const server = { role: "server" } as const;
+const client = { role: "client" } as const;
+
+const HELLO = Buffer.from("Hello");
+
+/** Parses `bytes` whole, one byte at a time and at every single cut point; all logs must agree. */
+function parseEveryWay(bytes: Buffer, options: { role: "server" | "client"; allowRsv1?: boolean }) {
+  const whole = parseWhole(bytes, options);
+  assert.deepEqual(parseChunks(bytewise(bytes), options).events, whole, "one byte at a time");
+  for (let cut = 1; cut < bytes.length && cut < 40; cut++) {
+    assert.deepEqual(
+      parseChunks(split(bytes, [cut], cut & 3), options).events,
+      whole,
+      `cut ${cut}`,
+    );
+  }
+  return whole;
+}
+
+function dataEvents(opcode: number, fin: boolean, payload: Buffer, rsv1 = false): FrameEvent[] {
+  const events: FrameEvent[] = [{ type: "start", opcode, fin, rsv1, length: payload.length }];
+  if (payload.length > 0) events.push({ type: "data", data: payload });
+  events.push({ type: "end", fin });
+  return events;
+}
+
+function errorEvent(code: string): FrameEvent {
+  return { type: "error", code, closeCode: 1002 };
+}
+
+describe("FrameParser: RFC 6455 section 5.7 examples", () => {
+  it("a single-frame unmasked text message (client side)", () => {
+    const events = parseEveryWay(hex("81 05 48 65 6c 6c 6f"), client);
+    assert.deepEqual(events, dataEvents(1, true, HELLO));
+  });
+
+  it("a single-frame masked text message (server side)", () => {
+    const events = parseEveryWay(hex("81 85 37 fa 21 3d 7f 9f 4d 51 58"), server);
+    assert.deepEqual(events, dataEvents(1, true, HELLO));
+  });
+
+  it("a fragmented unmasked text message", () => {
+    const events = parseEveryWay(hex("01 03 48 65 6c  80 02 6c 6f"), client);
+    assert.deepEqual(events, [
+      ...dataEvents(1, false, Buffer.from("Hel")),
+      ...dataEvents(0, true, Buffer.from("lo")),
+    ]);
+  });
+
+  it("an unmasked ping and a masked pong", () => {
+    assert.deepEqual(parseEveryWay(hex("89 05 48 65 6c 6c 6f"), client), [
+      { type: "control", opcode: 9, payload: HELLO },
+    ]);
+    assert.deepEqual(parseEveryWay(hex("8a 85 37 fa 21 3d 7f 9f 4d 51 58"), server), [
+      { type: "control", opcode: 10, payload: HELLO },
+    ]);
+  });
+
+  it("256 bytes of binary data in a single unmasked frame", () => {
+    const payload = Buffer.alloc(256, 0xab);
+    const events = parseEveryWay(Buffer.concat([hex("82 7e 01 00"), payload]), client);
+    assert.deepEqual(events, dataEvents(2, true, payload));
+  });
+
+  it("64 KiB of binary data in a single unmasked frame", () => {
+    const payload = Buffer.alloc(65536);
+    for (let i = 0; i < payload.length; i++) payload[i] = i * 7;
+    const bytes = Buffer.concat([hex("82 7f 00 00 00 00 00 01 00 00"), payload]);
+    assert.deepEqual(parseWhole(bytes, client), dataEvents(2, true, payload));
+    assert.deepEqual(parseChunks(split(bytes, [1, 5, 9, 10, 4000], 1), client).events, [
+      ...dataEvents(2, true, payload),
+    ]);
+  });
+});
+
+describe("FrameParser: views and offsets", () => {
+  it("hands out views into the chunk, unmasked in place, without copying", () => {
+    const bytes = withOffset(hex("82 85 37 fa 21 3d 7f 9f 4d 51 58"), 3);
+    const seen: Buffer[] = [];
+    const sink = new RecordingSink();
+    sink.onDataFrameChunk = (data) => {
+      seen.push(data);
+      return true;
+    };
+    new FrameParser(sink, server).receive(bytes);
+    assert.equal(seen.length, 1);
+    const view = seen[0] as Buffer;
+    assert.equal(view.buffer, bytes.buffer, "same memory");
+    assert.equal(view.byteOffset, bytes.byteOffset + 6);
+    assert.deepEqual(view, HELLO);
+    assert.deepEqual(bytes.subarray(6), HELLO, "unmasked in place");
+  });
+
+  it("a piece that spans the whole chunk is the chunk itself", () => {
+    const sink = new RecordingSink();
+    const pieces: Buffer[] = [];
+    sink.onDataFrameChunk = (data) => {
+      pieces.push(data);
+      return true;
+    };
+    const parser = new FrameParser(sink, client);
+    parser.receive(hex("82 7e 01 00"));
+    const body = Buffer.alloc(256, 1);
+    parser.receive(body);
+    assert.equal(pieces[0], body);
+  });
+
+  it("unmasks long payloads correctly at every byteOffset and every split", () => {
+    const key = [0x12, 0x34, 0x56, 0x78];
+    const payload = Buffer.alloc(1000);
+    for (let i = 0; i < payload.length; i++) payload[i] = (i * 31) & 0xff;
+    const masked = Buffer.from(payload.map((b, i) => b ^ (key[i & 3] as number)));
+    const frame = Buffer.concat([hex("82 fe 03 e8"), Buffer.from(key), masked]);
+    for (let offset = 0; offset < 4; offset++) {
+      for (const cuts of [[], [8], [9], [10, 11], [100, 101, 503], [8, 137, 138, 139, 777]]) {
+        const { events } = parseChunks(split(frame, cuts, offset), server);
+        assert.deepEqual(events, dataEvents(2, true, payload), `offset ${offset} cuts ${cuts}`);
+      }
+    }
+  });
+
+  it("gathers a split control payload and unmasks it", () => {
+    const frame = hex("89 85 37 fa 21 3d 7f 9f 4d 51 58");
+    for (let cut = 7; cut < frame.length; cut++) {
+      const { events } = parseChunks(split(frame, [cut, cut + 2], cut & 3), server);
+      assert.deepEqual(events, [{ type: "control", opcode: 9, payload: HELLO }]);
+    }
+  });
+
+  it("reports an empty control payload even when the header ends the chunk", () => {
+    assert.deepEqual(parseWhole(hex("8a 00"), client), [
+      { type: "control", opcode: 10, payload: Buffer.alloc(0) },
+    ]);
+    assert.deepEqual(parseChunks([hex("88 80"), hex("01 02 03 04")], server).events, [
+      { type: "control", opcode: 8, payload: Buffer.alloc(0) },
+    ]);
+  });
+
+  it("reports zero-length data frames with start and end", () => {
+    assert.deepEqual(parseEveryWay(hex("02 00 80 00"), client), [
+      ...dataEvents(2, false, Buffer.alloc(0)),
+      ...dataEvents(0, true, Buffer.alloc(0)),
+    ]);
+  });
+
+  it("accepts control frames between the fragments of a message", () => {
+    const bytes = hex("01 01 61  89 00  8a 01 7a  00 01 62  88 02 03 e8  80 01 63");
+    assert.deepEqual(parseEveryWay(bytes, client), [
+      ...dataEvents(1, false, Buffer.from("a")),
+      { type: "control", opcode: 9, payload: Buffer.alloc(0) },
+      { type: "control", opcode: 10, payload: Buffer.from("z") },
+      ...dataEvents(0, false, Buffer.from("b")),
+      { type: "control", opcode: 8, payload: hex("03 e8") },
+      ...dataEvents(0, true, Buffer.from("c")),
+    ]);
+  });
+
+  it("decodes 16-bit and 64-bit lengths at their limits", () => {
+    for (const n of [126, 127, 65535]) {
+      const events = parseWhole(
+        Buffer.concat([hex(`82 7e ${n.toString(16).padStart(4, "0")}`), Buffer.alloc(n, 2)]),
+        client,
+      );
+      assert.deepEqual(events[0], { type: "start", opcode: 2, fin: true, rsv1: false, length: n });
+    }
+    // The largest safe integer is accepted; the connection, not the parser, limits sizes.
+    const sink = new RecordingSink();
+    new FrameParser(sink, client).receive(hex("82 7f 00 1f ff ff ff ff ff ff"));
+    assert.deepEqual(sink.events, [
+      { type: "start", opcode: 2, fin: true, rsv1: false, length: Number.MAX_SAFE_INTEGER },
+    ]);
+  });
+});
+
+describe("FrameParser: every failure mode", () => {
+  const cases: [string, string, "server" | "client", string][] = [
+    ["RSV2 set", "a2 00", "client", "ERR_WS_UNEXPECTED_RSV2"],
+    ["RSV3 set", "92 00", "client", "ERR_WS_UNEXPECTED_RSV3"],
+    ["RSV1 without an extension", "c2 00", "client", "ERR_WS_UNEXPECTED_RSV1"],
+    ["reserved data opcode 3", "83 00", "client", "ERR_WS_INVALID_OPCODE"],
+    ["reserved data opcode 7", "87 00", "client", "ERR_WS_INVALID_OPCODE"],
+    ["reserved control opcode 0xB", "8b 00", "client", "ERR_WS_INVALID_OPCODE"],
+    ["reserved control opcode 0xF", "8f 00", "client", "ERR_WS_INVALID_OPCODE"],
+    ["unmasked frame at a server", "82 00", "server", "ERR_WS_EXPECTED_MASK"],
+    ["masked frame at a client", "82 80 00 00 00 00", "client", "ERR_WS_UNEXPECTED_MASK"],
+    [
+      "64-bit length with its MSB set",
+      "82 7f 80 00 00 00 00 00 00 00",
+      "client",
+      "ERR_WS_INVALID_LENGTH",
+    ],
+    [
+      "64-bit length above 2^53 - 1",
+      "82 7f 00 20 00 00 00 00 00 00",
+      "client",
+      "ERR_WS_INVALID_LENGTH",
+    ],
+    ["16-bit length below 126", "82 7e 00 7d", "client", "ERR_WS_NON_MINIMAL_LENGTH"],
+    [
+      "64-bit length below 65536",
+      "82 7f 00 00 00 00 00 00 ff ff",
+      "client",
+      "ERR_WS_NON_MINIMAL_LENGTH",
+    ],
+    ["fragmented ping", "09 00", "client", "ERR_WS_FRAGMENTED_CONTROL"],
+    ["fragmented close", "08 00", "client", "ERR_WS_FRAGMENTED_CONTROL"],
+    ["ping with a 126 length code", "89 7e 00 7e", "client", "ERR_WS_CONTROL_TOO_LONG"],
+    [
+      "close with a 127 length code",
+      "88 7f 00 00 00 00 00 01 00 00",
+      "client",
+      "ERR_WS_CONTROL_TOO_LONG",
+    ],
+    ["continuation without a message", "80 00", "client", "ERR_WS_UNEXPECTED_CONTINUATION"],
+    [
+      "text while a message is in progress",
+      "01 00 81 00",
+      "client",
+      "ERR_WS_EXPECTED_CONTINUATION",
+    ],
+    [
+      "binary while a message is in progress",
+      "02 00 89 00 82 00",
+      "client",
+      "ERR_WS_EXPECTED_CONTINUATION",
+    ],
+    [
+      "a continuation after the final frame",
+      "01 00 80 00 80 00",
+      "client",
+      "ERR_WS_UNEXPECTED_CONTINUATION",
+    ],
+  ];
+  for (const [name, bytes, role, code] of cases) {
+    it(`${name}: ${code}, close code 1002, then silence`, () => {
+      const input = hex(bytes);
+      for (const chunks of [[Buffer.from(input)], bytewise(input)]) {
+        const sink = new RecordingSink();
+        const parser = new FrameParser(sink, { role });
+        for (const chunk of chunks) assert.doesNotThrow(() => parser.receive(chunk));
+        const last = sink.events[sink.events.length - 1];
+        assert.deepEqual(last, errorEvent(code));
+        assert.equal(sink.errors.length, 1);
+        assert.equal(sink.errors[0]?.closeCode, 1002);
+        assert.equal(sink.errors[0]?.name, "ProtocolError");
+        assert.equal(parser.stopped, true);
+        assert.equal(parser.bufferedBytes, 0);
+        const before = sink.events.length;
+        parser.receive(hex("82 00 82 00"));
+        assert.equal(sink.events.length, before, "no event after the error");
+      }
+    });
+  }
+
+  it("RSV1 is allowed on the first frame of a message once negotiated, nowhere else", () => {
+    const options = { role: "client", allowRsv1: true } as const;
+    assert.deepEqual(parseEveryWay(hex("41 01 78 80 01 79"), options), [
+      ...dataEvents(1, false, Buffer.from("x"), true),
+      ...dataEvents(0, true, Buffer.from("y")),
+    ]);
+    assert.deepEqual(
+      parseWhole(hex("41 00 c0 00"), options).at(-1),
+      errorEvent("ERR_WS_UNEXPECTED_RSV1"),
+    );
+    assert.deepEqual(
+      parseWhole(hex("c9 00"), options).at(-1),
+      errorEvent("ERR_WS_UNEXPECTED_RSV1"),
+    );
+  });
+
+  it("allowRsv1 can be switched on after construction", () => {
+    const sink = new RecordingSink();
+    const parser = new FrameParser(sink, client);
+    parser.allowRsv1 = true;
+    parser.receive(hex("c2 00"));
+    assert.deepEqual(sink.events, dataEvents(2, true, Buffer.alloc(0), true));
+  });
+
+  it("fails fast: the first header byte alone is enough to reject", () => {
+    const sink = new RecordingSink();
+    const parser = new FrameParser(sink, client);
+    parser.receive(hex("83"));
+    assert.deepEqual(sink.events, [errorEvent("ERR_WS_INVALID_OPCODE")]);
+  });
+
+  it("never throws on random input, and reports at most one error", () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ maxLength: 300 }),
+        fc.array(fc.nat(300)),
+        fc.constantFrom<"server" | "client">("server", "client"),
+        (bytes, cuts, role) => {
+          const whole = parseWhole(bytes, { role });
+          const pieces = parseChunks(split(bytes, cuts), { role }).events;
+          assert.deepEqual(pieces, whole);
+          assert.ok(whole.filter((e) => e.type === "error").length <= 1);
+        },
+      ),
+    );
+  });
+});
+
+describe("FrameParser: pause, resume, stop", () => {
+  const stream = hex("81 05 48 65 6c 6c 6f  89 00  02 00  80 03 61 62 63  8a 01 7a");
+  const expected: FrameEvent[] = [
+    ...dataEvents(1, true, HELLO),
+    { type: "control", opcode: 9, payload: Buffer.alloc(0) },
+    ...dataEvents(2, false, Buffer.alloc(0)),
+    ...dataEvents(0, true, Buffer.from("abc")),
+    { type: "control", opcode: 10, payload: Buffer.from("z") },
+  ];
+
+  it("a sink returning false pauses right after that event and keeps the rest", () => {
+    const sink = new RecordingSink();
+    sink.pauseAt = (call) => call === 0;
+    const parser = new FrameParser(sink, client);
+    parser.receive(Buffer.from(stream));
+    assert.equal(parser.paused, true);
+    assert.equal(sink.events.length, 1);
+    assert.equal(parser.bufferedBytes, stream.length - 2);
+    parser.receive(hex("89 00"));
+    assert.equal(parser.bufferedBytes, stream.length, "queued while paused");
+    assert.equal(sink.events.length, 1, "nothing parsed while paused");
+    parser.resume();
+    assert.equal(parser.paused, false);
+    assert.equal(parser.bufferedBytes, 0);
+    assert.deepEqual(sink.events, [
+      ...expected,
+      { type: "control", opcode: 9, payload: Buffer.alloc(0) },
+    ]);
+  });
+
+  it("the end of a zero-length frame follows on resume without more input", () => {
+    const sink = new RecordingSink();
+    sink.pauseAt = (call) => call === 0;
+    const parser = new FrameParser(sink, client);
+    parser.receive(hex("82 00"));
+    assert.deepEqual(sink.events, [
+      { type: "start", opcode: 2, fin: true, rsv1: false, length: 0 },
+    ]);
+    parser.resume();
+    assert.deepEqual(sink.events, dataEvents(2, true, Buffer.alloc(0)));
+  });
+
+  it("pause() from inside a callback behaves like returning false", () => {
+    const sink = new RecordingSink();
+    const parser = new FrameParser(sink, client);
+    sink.hook = (type) => {
+      if (type === "control") parser.pause();
+    };
+    parser.receive(Buffer.from(stream));
+    assert.equal(sink.events.at(-1)?.type, "control");
+    assert.equal(sink.events.length, 4);
+    sink.hook = null;
+    parser.resume();
+    assert.deepEqual(sink.events, expected);
+  });
+
+  it("pause() outside parsing queues the next chunks", () => {
+    const sink = new RecordingSink();
+    const parser = new FrameParser(sink, client);
+    parser.pause();
+    parser.receive(Buffer.from(stream));
+    assert.equal(sink.events.length, 0);
+    assert.equal(parser.bufferedBytes, stream.length);
+    parser.resume();
+    assert.deepEqual(sink.events, expected);
+  });
+
+  it("pausing at every possible event, in any chunking, keeps the log", () => {
+    fc.assert(
+      fc.property(fc.array(fc.nat(stream.length)), fc.array(fc.nat(30)), (cuts, pauses) => {
+        const at = new Set(pauses);
+        const { events } = parseChunks(split(stream, cuts, cuts.length & 3), client, (c) =>
+          at.has(c),
+        );
+        assert.deepEqual(events, expected);
+      }),
+    );
+  });
+
+  it("receive() from inside a callback is queued behind the rest of the chunk", () => {
+    const sink = new RecordingSink();
+    const parser = new FrameParser(sink, client);
+    let fed = false;
+    sink.hook = (type) => {
+      if (type === "end" && !fed) {
+        fed = true;
+        parser.receive(hex("89 01 71"));
+      }
+    };
+    parser.receive(Buffer.from(stream));
+    assert.deepEqual(sink.events, [
+      ...expected,
+      { type: "control", opcode: 9, payload: Buffer.from("q") },
+    ]);
+  });
+
+  it("stop() from inside a callback ends parsing and drops the rest", () => {
+    const sink = new RecordingSink();
+    const parser = new FrameParser(sink, client);
+    sink.hook = (type) => {
+      if (type === "control") parser.stop();
+    };
+    parser.receive(Buffer.from(stream));
+    assert.equal(sink.events.length, 4);
+    assert.equal(parser.stopped, true);
+    assert.equal(parser.paused, false);
+    assert.equal(parser.bufferedBytes, 0);
+    parser.resume();
+    parser.receive(hex("89 00"));
+    assert.equal(sink.events.length, 4);
+  });
+
+  it("a sink that throws leaves the parser consistent: the rest comes with the next input", () => {
+    const sink = new RecordingSink();
+    const parser = new FrameParser(sink, client);
+    let thrown = false;
+    sink.hook = (type) => {
+      if (type === "control" && !thrown) {
+        thrown = true;
+        throw new Error("user bug");
+      }
+    };
+    assert.throws(() => parser.receive(Buffer.from(stream)), /user bug/);
+    assert.equal(parser.bufferedBytes, stream.length - 9);
+    parser.receive(hex("89 00"));
+    assert.deepEqual(sink.events, [
+      ...expected,
+      { type: "control", opcode: 9, payload: Buffer.alloc(0) },
+    ]);
+  });
+
+  it("resume() on a parser that is not paused does nothing", () => {
+    const sink = new RecordingSink();
+    const parser = new FrameParser(sink, client);
+    parser.resume();
+    assert.equal(sink.events.length, 0);
+    assert.equal(parser.paused, false);
+  });
+});
