@@ -603,6 +603,7 @@ function allocationChart(summaries: Map<string, Summary[]>): string {
     yLabel: "bytes per operation",
     valueLabels: true,
     formatValue: formatBytes,
+    binaryTicks: true,
   });
 }
 

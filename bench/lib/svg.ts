@@ -30,6 +30,11 @@ export interface ChartFrame {
   readonly height?: number;
   /** Formats tick and value labels of the vertical axis. Default {@link formatNumber}. */
   readonly formatValue?: (v: number) => string;
+  /**
+   * Linear ticks at multiples of a power of two instead of 1, 2 or 5 times a power of ten: round
+   * labels for byte counts formatted with binary units. Default false.
+   */
+  readonly binaryTicks?: boolean;
 }
 
 /** Options of {@link barChart}. */
@@ -109,18 +114,22 @@ interface Scale {
   readonly ticks: readonly number[];
 }
 
-/** 1, 2 or 5 times a power of ten: a step of about `range / count`. */
-function niceStep(range: number, count: number): number {
+/**
+ * A step of about `range / count`: 1, 2 or 5 times a power of ten, or with `binary` the next
+ * power of two.
+ */
+function niceStep(range: number, count: number, binary: boolean): number {
   const raw = range / count;
+  if (binary) return 2 ** Math.ceil(Math.log2(raw));
   const mag = 10 ** Math.floor(Math.log10(raw));
   const f = raw / mag;
   return (f <= 1 ? 1 : f <= 2 ? 2 : f <= 5 ? 5 : 10) * mag;
 }
 
 /** A linear scale over `[lo, hi]` widened to nice ticks, onto `[from, to]`. */
-function linearScale(lo: number, hi: number, from: number, to: number): Scale {
+function linearScale(lo: number, hi: number, from: number, to: number, binary = false): Scale {
   if (!(hi > lo)) hi = lo + 1;
-  const step = niceStep(hi - lo, 5);
+  const step = niceStep(hi - lo, 5, binary);
   const min = Math.floor(lo / step) * step;
   const max = Math.ceil(hi / step) * step;
   const ticks: number[] = [];
@@ -165,9 +174,12 @@ function valueScale(
   log: boolean,
   bottom: number,
   top: number,
+  binary = false,
 ): Scale {
   const { lo, hi } = extent(series, log);
-  return log ? logScale(lo, hi, bottom, top) : linearScale(Math.min(0, lo), hi, bottom, top);
+  return log
+    ? logScale(lo, hi, bottom, top)
+    : linearScale(Math.min(0, lo), hi, bottom, top, binary);
 }
 
 /** The plot area inside the margins. */
@@ -307,14 +319,14 @@ function groupedBars(
 export function barChart(opts: BarChartOptions): string {
   const log = opts.log === true;
   const fmt = opts.formatValue ?? ((v: number) => formatNumber(v));
-  const probe = valueScale(opts.series, log, 1, 0);
+  const probe = valueScale(opts.series, log, 1, 0, opts.binaryTicks === true);
   const width = opts.width ?? 760;
   const { rotate, room } = xLabelRoom(
     opts.categories,
     (width - 120) / Math.max(1, opts.categories.length),
   );
   const plot = layout(opts, probe.ticks.map(fmt), room);
-  const scale = valueScale(opts.series, log, plot.bottom, plot.top);
+  const scale = valueScale(opts.series, log, plot.bottom, plot.top, opts.binaryTicks === true);
   const slot = (plot.right - plot.left) / Math.max(1, opts.categories.length);
   const out = frameOpen(opts, plot, opts.series);
   out.push(...yAxis(plot, scale, fmt));
@@ -353,21 +365,22 @@ export function histogram(opts: HistogramOptions): string {
   const edgeLabels = opts.edges.map(fmtEdge);
   const width = opts.width ?? 760;
   const { rotate, room } = xLabelRoom(edgeLabels, (width - 120) / Math.max(1, bins));
-  const probe = valueScale(opts.series, log, 1, 0);
+  const probe = valueScale(opts.series, log, 1, 0, opts.binaryTicks === true);
   const plot = layout(opts, probe.ticks.map(fmt), room);
-  const scale = valueScale(opts.series, log, plot.bottom, plot.top);
+  const scale = valueScale(opts.series, log, plot.bottom, plot.top, opts.binaryTicks === true);
   const names = opts.edges
     .slice(0, bins)
     .map((e, i) => `[${fmtEdge(e)}, ${fmtEdge(opts.edges[i + 1] ?? e)})`);
   const out = frameOpen(opts, plot, opts.series);
   out.push(...yAxis(plot, scale, fmt));
-  out.push(...groupedBars(plot, scale, bins, opts.series, names, log, fmt, 0.08, false));
+  out.push(...groupedBars(plot, scale, bins, opts.series, names, log, fmt, 0.2, false));
   const slot = (plot.right - plot.left) / Math.max(1, bins);
   out.push('  <g class="x-axis">');
   edgeLabels.forEach((label, i) => {
     const x = plot.left + i * slot;
     out.push(
-      `    <line x1="${px(x)}" y1="${plot.bottom}" x2="${px(x)}" y2="${plot.bottom + 4}" stroke="#333"/>`,
+      // A faint line at each edge keeps every bin's bars visibly together.
+      `    <line x1="${px(x)}" y1="${plot.top}" x2="${px(x)}" y2="${plot.bottom + 4}" stroke="#bbb"/>`,
       xTickLabel(plot, x, label, rotate),
     );
   });
@@ -389,9 +402,9 @@ export function lineChart(opts: LineChartOptions): string {
   const xs = opts.x.filter((v) => Number.isFinite(v) && (!logX || v > 0));
   const xlo = xs.length > 0 ? Math.min(...xs) : logX ? 1 : 0;
   const xhi = xs.length > 0 ? Math.max(...xs) : logX ? 10 : 1;
-  const probe = valueScale(opts.series, log, 1, 0);
+  const probe = valueScale(opts.series, log, 1, 0, opts.binaryTicks === true);
   const plot = layout(opts, probe.ticks.map(fmt), 24);
-  const scale = valueScale(opts.series, log, plot.bottom, plot.top);
+  const scale = valueScale(opts.series, log, plot.bottom, plot.top, opts.binaryTicks === true);
   const xScale = logX
     ? logScale(xlo, xhi, plot.left, plot.right)
     : linearScale(xlo, xhi, plot.left, plot.right);
