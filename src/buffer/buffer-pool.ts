@@ -5,7 +5,11 @@ import type { Pool, PoolStats, ShardStats } from "./pool.js";
 
 /** Bounds on the idle memory a {@link BufferPool} retains. */
 export interface BufferPoolOptions {
-  /** Idle buffers one shard keeps at most. Default 1024. */
+  /**
+   * Idle buffers one shard keeps at most. Default 65536: the byte bounds below are what limit
+   * memory; a count this high lets a server with tens of thousands of connections reuse the
+   * buffers they return.
+   */
   readonly maxIdleBuffersPerShard?: number;
   /** Idle bytes one shard keeps at most. Default 4 MiB (so 64 buffers of 64 KiB, 4 of 1 MiB). */
   readonly maxIdleBytesPerShard?: number;
@@ -21,7 +25,7 @@ export interface BufferPoolOptions {
 
 /** The defaults of {@link BufferPoolOptions}. */
 export const BUFFER_POOL_DEFAULTS = {
-  maxIdleBuffersPerShard: 1024,
+  maxIdleBuffersPerShard: 65536,
   maxIdleBytesPerShard: 4 * 1024 * 1024,
   maxIdleBytes: 32 * 1024 * 1024,
 } as const;
@@ -65,7 +69,7 @@ function log2(v: number): number {
   return v < 0x80000000 ? 31 - Math.clz32(v) + (v & (v - 1) ? 0.5 : 0) : Math.log2(v);
 }
 
-function positiveInteger(name: string, v: number): number {
+function nonNegativeInteger(name: string, v: number): number {
   if (!Number.isInteger(v) || v < 0) {
     throw createError("ERR_INVALID_ARGUMENT", `${name} must be a non-negative integer, got ${v}`);
   }
@@ -111,15 +115,15 @@ export class BufferPool implements Pool {
     this.left = binaryCeil(left);
     this.right = binaryCeil(right);
     this.leftExponent = log2(this.left);
-    const perShardBuffers = positiveInteger(
+    const perShardBuffers = nonNegativeInteger(
       "maxIdleBuffersPerShard",
       options.maxIdleBuffersPerShard ?? BUFFER_POOL_DEFAULTS.maxIdleBuffersPerShard,
     );
-    const perShardBytes = positiveInteger(
+    const perShardBytes = nonNegativeInteger(
       "maxIdleBytesPerShard",
       options.maxIdleBytesPerShard ?? BUFFER_POOL_DEFAULTS.maxIdleBytesPerShard,
     );
-    this.maxIdleBytes = positiveInteger(
+    this.maxIdleBytes = nonNegativeInteger(
       "maxIdleBytes",
       options.maxIdleBytes ?? BUFFER_POOL_DEFAULTS.maxIdleBytes,
     );
@@ -127,8 +131,14 @@ export class BufferPool implements Pool {
       this.shards.push(new Shard(size, perShardBuffers, perShardBytes));
     }
     if (options.decayIntervalMs !== undefined) {
-      const ms = positiveInteger("decayIntervalMs", options.decayIntervalMs);
-      this.timer = setInterval(() => this.decay(), Math.max(1, ms));
+      const ms = options.decayIntervalMs;
+      if (!Number.isInteger(ms) || ms < 1) {
+        throw createError(
+          "ERR_INVALID_ARGUMENT",
+          `decayIntervalMs must be an integer >= 1, got ${ms}`,
+        );
+      }
+      this.timer = setInterval(() => this.decay(), ms);
       this.timer.unref();
     }
   }
@@ -144,7 +154,7 @@ export class BufferPool implements Pool {
     }
     if (n > this.right) {
       this.oversizeGets++;
-      return new ByteBuffer(positiveInteger("n", n));
+      return new ByteBuffer(nonNegativeInteger("n", n));
     }
     const shard = this.shardFor(n <= this.left ? this.left : binaryCeil(n));
     shard.gets++;
@@ -158,7 +168,10 @@ export class BufferPool implements Pool {
     }
     shard.lowWater = 0;
     shard.misses++;
-    return new ByteBuffer(shard.size);
+    const fresh = new ByteBuffer(shard.size);
+    // Grown past its shard, it still lands in one: growth rounds up to a power of two.
+    fresh.growToPowerOfTwo = true;
+    return fresh;
   }
 
   /**
@@ -174,7 +187,11 @@ export class BufferPool implements Pool {
     }
     buf.markReleased(true);
     const cap = buf.cap;
-    const shard = cap >= this.left && cap <= this.right ? this.exactShard(cap) : undefined;
+    const storage = buf.storage;
+    // Keep only buffers that own their whole allocation: a view into a larger ArrayBuffer (a
+    // wrapped slice, a slab) would keep all of it alive while counting as `cap` bytes.
+    const owned = storage.byteOffset === 0 && storage.buffer.byteLength === cap;
+    const shard = owned && cap >= this.left && cap <= this.right ? this.exactShard(cap) : undefined;
     if (shard === undefined) {
       this.foreignPuts++;
       return;
@@ -225,7 +242,11 @@ export class BufferPool implements Pool {
     }
   }
 
-  /** Counters in total and per shard. `misses` include allocations above `right`. */
+  /**
+   * Counters in total and per shard. The totals include what no shard sees: `get`s above `right`
+   * (in `gets`, `misses` and `oversize`) and `put`s of buffers no shard takes (in `puts` and
+   * `drops`).
+   */
   stats(): PoolStats {
     let gets = this.oversizeGets;
     let puts = this.foreignPuts;
@@ -244,7 +265,17 @@ export class BufferPool implements Pool {
       drops += s.drops;
       idleBuffers += s.idleBuffers;
     }
-    return { gets, puts, hits, misses, drops, idleBuffers, idleBytes: this.idleBytes, shards };
+    return {
+      gets,
+      puts,
+      hits,
+      misses,
+      drops,
+      oversize: this.oversizeGets,
+      idleBuffers,
+      idleBytes: this.idleBytes,
+      shards,
+    };
   }
 
   private shardFor(size: number): Shard {

@@ -1,5 +1,6 @@
 import { constants } from "node:buffer";
 import { createError } from "../errors.js";
+import { binaryCeil } from "./binary-ceil.js";
 
 /** Go's `smallBufferSize`: the first allocation of an empty buffer for a small write. */
 export const SMALL_BUFFER_SIZE = 64;
@@ -56,6 +57,11 @@ export class ByteBuffer {
   private lastRead = OP_INVALID;
   /** @internal Pool bookkeeping, used by BufferPool to catch double puts. */
   poolState = OWNED;
+  /**
+   * @internal Set by BufferPool on the buffers it creates: growth allocations round up to a power
+   * of two so that a grown buffer still fits a shard when it is put back.
+   */
+  growToPowerOfTwo = false;
 
   /**
    * Creates an empty buffer.
@@ -291,7 +297,11 @@ export class ByteBuffer {
       // would dominate.
       this.storage.copy(this.storage, 0, this.off, this.end);
     } else {
-      const want = Math.max(2 * c, m + n);
+      let want = Math.max(2 * c, m + n);
+      if (this.growToPowerOfTwo) {
+        const p = binaryCeil(want);
+        if (p <= MAX_BUFFER_LENGTH) want = p;
+      }
       if (want > MAX_BUFFER_LENGTH) {
         throw createError("ERR_BUFFER_TOO_LARGE", `${want} bytes exceed the largest Buffer`);
       }

@@ -29,6 +29,8 @@ export interface PoolStats {
   readonly misses: number;
   /** Buffers not kept: out-of-range capacity, shard or total bound reached, trimmed. */
   readonly drops: number;
+  /** `get` calls above the largest shard, answered with a buffer the pool never keeps. */
+  readonly oversize: number;
   readonly idleBuffers: number;
   readonly idleBytes: number;
   /** One entry per shard, smallest first (empty for a pool without shards). */

@@ -50,6 +50,7 @@ export class SimplePool implements Pool {
       hits: this.hits,
       misses: this.misses,
       drops: this.drops,
+      oversize: 0,
       idleBuffers: this.free.length,
       idleBytes: this.idleBytes,
       shards: [],

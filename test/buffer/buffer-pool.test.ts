@@ -46,6 +46,7 @@ describe("BufferPool", () => {
     assert.throws(() => new BufferPool(64, 32), UsageError);
     assert.throws(() => new BufferPool(64, Number.POSITIVE_INFINITY), UsageError);
     assert.throws(() => new BufferPool(64, 128, { maxIdleBytes: -1 }), UsageError);
+    assert.throws(() => new BufferPool(64, 128, { decayIntervalMs: 0 }), UsageError);
   });
 
   it("hands out empty buffers of a power-of-two capacity >= n within bounds", () => {
@@ -111,6 +112,43 @@ describe("BufferPool", () => {
     pool.put(b);
     assert.equal(pool.stats().shards.find((x) => x.size === 128)?.idleBuffers, 1);
     assert.equal(pool.get(100), b);
+  });
+
+  it("grows its buffers to powers of two so they find a shard again", () => {
+    const pool = new BufferPool(256, 4096);
+    const b = pool.get(200);
+    b.write(new Uint8Array(1000)); // Go's rule alone would give max(512, 1000) = 1000
+    assert.equal(b.cap, 1024);
+    pool.put(b);
+    assert.equal(pool.get(1000), b);
+    // A plain ByteBuffer keeps Go's exact rule.
+    const plain = new ByteBuffer(256);
+    plain.write(new Uint8Array(1000));
+    assert.equal(plain.cap, 1000);
+  });
+
+  it("drops wrapped views that do not own their whole allocation", () => {
+    const pool = new BufferPool(64, 4096);
+    const big = Buffer.allocUnsafeSlow(1 << 20);
+    pool.put(ByteBuffer.wrap(big.subarray(0, 1024)));
+    pool.put(ByteBuffer.wrap(Buffer.allocUnsafeSlow(1024))); // owns its allocation: kept
+    const s = pool.stats();
+    assert.equal(s.idleBuffers, 1);
+    assert.equal(s.drops, 1);
+  });
+
+  it("counts gets above the largest shard as oversize", () => {
+    const pool = new BufferPool(64, 1024);
+    pool.get(2000);
+    pool.get(10);
+    const s = pool.stats();
+    assert.equal(s.oversize, 1);
+    assert.equal(s.gets, 2);
+    assert.equal(s.misses, 2);
+    assert.equal(
+      s.shards.reduce((a, x) => a + x.misses, 0),
+      1,
+    );
   });
 
   it("catches a double put, whether the buffer was kept or dropped", () => {
