@@ -81,9 +81,10 @@ const EMPTY: Buffer = Buffer.alloc(0);
  * given; and it keeps a reference to the unparsed part of a chunk while paused. The caller must
  * neither reuse nor change a chunk after passing it in.
  *
- * Allocation: per frame, nothing but the payload views handed to the sink (a piece that spans the
- * whole chunk is the chunk itself); a 125-byte scratch buffer is allocated once, the first time a
- * control payload arrives split.
+ * Allocation: no payload is ever copied or buffered anew. Per frame, the only objects are the
+ * payload views handed to the sink (a piece that spans the whole chunk is the chunk itself) and,
+ * for a masked piece of 128 bytes or more, the `Int32Array` view that unmasks it a word at a time.
+ * A 125-byte scratch buffer is allocated once, the first time a control payload arrives split.
  */
 export class FrameParser {
   /**

@@ -348,3 +348,41 @@ describe("round trip: parse(encode(frames)) == frames", () => {
     });
   }
 });
+
+describe("mutated streams", () => {
+  const pool = new BufferPool(64, 1 << 20);
+
+  it("never throw, log the same events in any chunking, and stop at the first error", () => {
+    fc.assert(
+      fc.property(
+        arbStream,
+        fc.array(fc.tuple(fc.nat(), fc.nat(255)), { minLength: 1, maxLength: 4 }),
+        fc.array(fc.nat(2000), { maxLength: 5 }),
+        fc.boolean(),
+        (frames, flips, cuts, masked) => {
+          const mask = masked ? RFC_KEY : null;
+          const stream = Buffer.concat(
+            frames.map((f) =>
+              frameBytes(
+                encodeFrame(pool, f.opcode, f.payload.subarray(0, 500), {
+                  fin: f.fin,
+                  rsv1: f.rsv1,
+                  mask,
+                }),
+                pool,
+              ),
+            ),
+          );
+          for (const [at, b] of flips) stream[at % stream.length] = b;
+          const options = { role: masked ? "server" : "client", allowRsv1: true } as const;
+          const whole = parseWhole(stream, options);
+          assert.deepEqual(parseChunks(split(stream, cuts, 1), options).events, whole);
+          const errors = whole.filter((e) => e.type === "error");
+          assert.ok(errors.length <= 1);
+          if (errors.length === 1) assert.equal(whole.at(-1)?.type, "error");
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});
