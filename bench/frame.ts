@@ -480,6 +480,7 @@ if (JSON_OUTPUT) {
   const summaryRows: Cell[][] = [];
   for (const c of comparisons) {
     for (const masked of [true, false]) {
+      if ("masked" in c && c.masked !== masked) continue;
       const cells = SIZES.map((size) => {
         const x = summary.find(
           (y) =>

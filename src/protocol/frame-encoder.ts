@@ -197,6 +197,12 @@ export interface EncodeOptions {
  */
 function reserve(buf: ByteBuffer, payloadLength: number): number {
   const total = MAX_HEADER_SIZE + payloadLength;
+  if (buf.end === 0 && total <= buf.storage.length) {
+    // The usual case: an empty pooled buffer that is big enough.
+    buf.off = 0;
+    buf.end = total;
+    return MAX_HEADER_SIZE;
+  }
   buf.grow(total);
   const at = buf.end;
   buf.end = at + total;
