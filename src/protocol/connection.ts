@@ -1,0 +1,578 @@
+import type { ByteBuffer } from "../buffer/byte-buffer.js";
+import type { Pool } from "../buffer/pool.js";
+import { createError, TidewsError } from "../errors.js";
+import {
+  CloseCode,
+  closePayloadLength,
+  isValidCloseCode,
+  parseClosePayload,
+} from "./close-codes.js";
+import {
+  encodeCloseFrame,
+  encodeControlFrame,
+  encodeFrame,
+  encodeFrameParts,
+  encodeTextFrame,
+  MAX_HEADER_SIZE,
+  writeHeaderBefore,
+} from "./frame-encoder.js";
+import { FrameParser, type FrameSink } from "./frame-parser.js";
+import { applyMask, type MaskSource } from "./mask.js";
+import { Opcode } from "./opcodes.js";
+import { isValidUtf8, type Utf8Check, Utf8Validator } from "./utf8-validator.js";
+
+/** The connection states, numbered as the browser's `WebSocket.readyState`. */
+export const ReadyState = {
+  Connecting: 0,
+  Open: 1,
+  Closing: 2,
+  Closed: 3,
+} as const;
+
+/** One of the {@link ReadyState} values. */
+export type ReadyStateValue = (typeof ReadyState)[keyof typeof ReadyState];
+
+/** The default maximum message size of the protocol core: 16 MiB. */
+export const DEFAULT_MAX_MESSAGE_SIZE = 16 * 1024 * 1024;
+
+/** First buffer size for a fragmented message whose total size is not known yet. */
+const FRAGMENTED_HINT = 4096;
+
+/** Options of a {@link ProtocolConnection}. */
+export interface ProtocolOptions {
+  /** Which end this is: a server expects masked frames and sends unmasked ones; a client the reverse. */
+  readonly role: "server" | "client";
+  /** Where message and frame buffers come from. */
+  readonly pool: Pool;
+  /** Largest message accepted, after decompression, across all its fragments. Default 16 MiB. */
+  readonly maxMessageSize?: number;
+  /** Answer pings with pongs automatically (RFC 6455 section 5.5.2). Default `true`. */
+  readonly autoPong?: boolean;
+  /** Validate text messages and close reasons as UTF-8. Default `true`. */
+  readonly validateUtf8?: boolean;
+  /** Whole-message UTF-8 check (the runtime injects Node's `buffer.isUtf8`). Default: pure TS. */
+  readonly utf8Check?: Utf8Check;
+  /** Mask source; required for the client role (RFC 6455 section 5.3). */
+  readonly maskSource?: MaskSource;
+  /** Whether permessage-deflate was negotiated, so RSV1 marks compressed messages. */
+  readonly compression?: boolean;
+}
+
+/**
+ * What the protocol core tells its I/O layer. Methods are called synchronously from
+ * {@link ProtocolConnection.receive} and the send methods; none may throw.
+ */
+export interface ProtocolSink {
+  /** A complete message. The sink owns `data` (pooled) and puts it back when done. */
+  onMessage(opcode: number, data: ByteBuffer): void;
+  /**
+   * A complete compressed message (RSV1, RFC 7692 section 6). The sink owns `data`, inflates it and
+   * calls {@link ProtocolConnection.deliverInflated} or {@link ProtocolConnection.failInflate};
+   * parsing is paused until then, so messages stay in order.
+   */
+  onCompressedMessage(opcode: number, data: ByteBuffer): void;
+  /** A ping arrived; `payload` is valid only during the call. */
+  onPing(payload: Buffer): void;
+  /** A pong arrived; `payload` is valid only during the call. */
+  onPong(payload: Buffer): void;
+  /** A frame to write. The sink owns `frame` and puts it back once it has been written. */
+  onOutput(frame: ByteBuffer): void;
+  /** The peer's close frame arrived (the reply, if any, follows through onOutput). */
+  onPeerClose(code: number, reason: string): void;
+  /**
+   * The stream should end: the close handshake is complete, or the connection failed. Called once.
+   * A server ends the TCP stream at once (RFC 6455 section 7.1.1); a client waits a moment for
+   * the server to do it.
+   */
+  onEnd(): void;
+}
+
+/** How a connection ended. */
+export interface CloseInfo {
+  /**
+   * The peer's close code (1005 if its close frame had none); without a close frame from the
+   * peer, the code of the error that failed the connection, else 1006.
+   */
+  readonly code: number;
+  /** The peer's close reason. */
+  readonly reason: string;
+  /** True when both close frames were exchanged (RFC 6455 section 7.1.4). */
+  readonly wasClean: boolean;
+  /** The error that failed the connection, if one did. */
+  readonly error: TidewsError | undefined;
+}
+
+/**
+ * The sans-I/O WebSocket connection (RFC 6455 sections 5 to 7): bytes in through
+ * {@link receive}, messages and frames out through a {@link ProtocolSink}. It owns the frame
+ * parser, assembles messages into pooled buffers, validates UTF-8, answers pings and runs the
+ * close handshake. It has no sockets, timers or promises: keepalive, close timeouts and
+ * compression belong to the I/O layer above it.
+ */
+export class ProtocolConnection implements FrameSink {
+  /** The current state; see {@link ReadyState}. */
+  state: ReadyStateValue = ReadyState.Open;
+  /** Largest message accepted (bytes). */
+  readonly maxMessageSize: number;
+  private readonly sink: ProtocolSink;
+  private readonly pool: Pool;
+  private readonly parser: FrameParser;
+  private readonly mask: MaskSource | null;
+  private readonly autoPong: boolean;
+  private readonly validateUtf8: boolean;
+  private readonly utf8Check: Utf8Check;
+  private readonly validator = new Utf8Validator();
+
+  // Incoming message in progress.
+  private message: ByteBuffer | undefined;
+  private messageOpcode = 0;
+  private messageLength = 0;
+  private compressed = false;
+  /** Text to validate incrementally (not compressed, validation on). */
+  private streaming = false;
+  /** The message is one frame that arrived in one piece: validate it whole at the end. */
+  private wholeFrame = false;
+  private frameLength = 0;
+  private frameFirstPiece = false;
+  private inflating = false;
+  /** The parser was paused for an inflate that did not finish synchronously. */
+  private awaitingInflate = false;
+
+  // Outgoing.
+  private sendingFragmented = false;
+  private readonly maskKey = Buffer.alloc(4);
+
+  // Close handshake.
+  private closeSent = false;
+  private closeReceived = false;
+  private peerCode: number = CloseCode.Abnormal;
+  private peerReason = "";
+  private failure: TidewsError | undefined;
+  private ended = false;
+
+  /**
+   * @param sink - receives messages, frames to write and the end of the stream
+   * @param options - see {@link ProtocolOptions}
+   */
+  constructor(sink: ProtocolSink, options: ProtocolOptions) {
+    if (options.role === "client" && options.maskSource === undefined) {
+      throw createError("ERR_INVALID_ARGUMENT", "a client needs a maskSource");
+    }
+    this.sink = sink;
+    this.pool = options.pool;
+    this.maxMessageSize = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
+    this.autoPong = options.autoPong ?? true;
+    this.validateUtf8 = options.validateUtf8 ?? true;
+    this.utf8Check = options.utf8Check ?? isValidUtf8;
+    // RFC 6455 section 5.3: a client masks every frame it sends; a server never does.
+    this.mask = options.role === "client" ? (options.maskSource ?? null) : null;
+    this.parser = new FrameParser(this, {
+      role: options.role,
+      allowRsv1: options.compression ?? false,
+    });
+  }
+
+  // --- Input ------------------------------------------------------------------------------------
+
+  /**
+   * Parses bytes from the peer, in any chunking. The core may unmask `chunk` in place: it must be
+   * a buffer the caller owns. After the close handshake or a failure, input is ignored.
+   */
+  receive(chunk: Buffer): void {
+    this.parser.receive(chunk);
+  }
+
+  /**
+   * The peer ended the stream. Without a close frame first, the connection closes abnormally
+   * (1006, RFC 6455 section 7.1.5).
+   */
+  receiveEof(): void {
+    this.parser.stop();
+    if (!this.closeReceived && this.failure === undefined) {
+      this.failure = createError("ERR_WS_UNEXPECTED_EOF");
+    }
+    this.releaseMessage();
+    this.state = ReadyState.Closed;
+    this.end();
+  }
+
+  /** True while a compressed message is being inflated (input is queued meanwhile). */
+  get paused(): boolean {
+    return this.parser.paused;
+  }
+
+  /** Bytes received but not parsed yet because a compressed message is being inflated. */
+  get bufferedInput(): number {
+    return this.parser.bufferedBytes;
+  }
+
+  /** True once the close handshake completed or the connection failed: end the stream. */
+  closeExpected(): boolean {
+    return this.ended;
+  }
+
+  /** How the connection ended (meaningful once {@link state} is CLOSED). */
+  get closeInfo(): CloseInfo {
+    return {
+      code: this.closeReceived ? this.peerCode : (this.failure?.closeCode ?? CloseCode.Abnormal),
+      reason: this.closeReceived ? this.peerReason : "",
+      wasClean: this.closeReceived && this.closeSent && this.failure === undefined,
+      error: this.failure,
+    };
+  }
+
+  /**
+   * Hands over the inflated form of the message passed to
+   * {@link ProtocolSink.onCompressedMessage}; ownership of `data` moves to the core. Parsing
+   * resumes.
+   */
+  deliverInflated(data: ByteBuffer): void {
+    this.inflating = false;
+    if (this.state === ReadyState.Closed) {
+      this.pool.put(data);
+      return;
+    }
+    // RFC 6455 section 8.1: text must be valid UTF-8, checked on the decompressed payload.
+    if (this.messageOpcode === Opcode.Text && this.validateUtf8 && !this.utf8Check(data.bytes())) {
+      this.pool.put(data);
+      this.fail(createError("ERR_WS_INVALID_UTF8"));
+      return;
+    }
+    this.sink.onMessage(this.messageOpcode, data);
+    if (this.awaitingInflate) {
+      this.awaitingInflate = false;
+      this.parser.resume();
+    }
+  }
+
+  /** Inflating the compressed message failed: the connection fails with the error's close code. */
+  failInflate(error: TidewsError): void {
+    this.inflating = false;
+    this.fail(error);
+  }
+
+  // --- FrameSink: called by the parser ----------------------------------------------------------
+
+  /** @internal */
+  onDataFrameStart(opcode: number, fin: boolean, rsv1: boolean, length: number): boolean {
+    if (opcode !== Opcode.Continuation) {
+      this.messageOpcode = opcode;
+      this.messageLength = 0;
+      this.compressed = rsv1;
+      this.streaming = opcode === Opcode.Text && this.validateUtf8 && !rsv1;
+      this.wholeFrame = fin;
+      if (this.streaming) this.validator.reset();
+    } else {
+      this.wholeFrame = false;
+    }
+    // The limit applies across fragments, and to the compressed bytes as well.
+    if (this.messageLength + length > this.maxMessageSize) {
+      this.fail(
+        createError(
+          "ERR_WS_MESSAGE_TOO_BIG",
+          `${this.messageLength + length} > ${this.maxMessageSize}`,
+        ),
+      );
+      return false;
+    }
+    if (this.message === undefined) {
+      this.message = this.pool.get(fin ? length : Math.max(length, FRAGMENTED_HINT));
+    }
+    this.frameLength = length;
+    this.frameFirstPiece = true;
+    return true;
+  }
+
+  /** @internal */
+  onDataFrameChunk(data: Buffer): boolean {
+    if (this.streaming) {
+      if (this.wholeFrame && this.frameFirstPiece && data.length === this.frameLength) {
+        // The whole message is here: the faster whole-buffer check runs at the end.
+      } else {
+        this.wholeFrame = false;
+        // RFC 6455 section 8.1 and Autobahn 6.4: fail as soon as the text can no longer be valid.
+        if (!this.validator.push(data)) {
+          this.fail(createError("ERR_WS_INVALID_UTF8"));
+          return false;
+        }
+      }
+    }
+    this.frameFirstPiece = false;
+    this.messageLength += data.length;
+    (this.message as ByteBuffer).write(data);
+    return true;
+  }
+
+  /** @internal */
+  onDataFrameEnd(fin: boolean): boolean {
+    if (!fin) return true;
+    const data = this.message as ByteBuffer;
+    this.message = undefined;
+    if (this.compressed) {
+      this.inflating = true;
+      this.sink.onCompressedMessage(this.messageOpcode, data);
+      if (this.inflating) {
+        // Pause until the inflated message is delivered; a synchronous codec delivered already.
+        this.awaitingInflate = true;
+        return false;
+      }
+      return this.state !== ReadyState.Closed;
+    }
+    if (this.streaming) {
+      const valid = this.wholeFrame ? this.utf8Check(data.bytes()) : this.validator.end();
+      if (!valid) {
+        this.pool.put(data);
+        this.fail(createError("ERR_WS_INVALID_UTF8"));
+        return false;
+      }
+    }
+    this.sink.onMessage(this.messageOpcode, data);
+    return this.state !== ReadyState.Closed;
+  }
+
+  /** @internal */
+  onControlFrame(opcode: number, payload: Buffer): boolean {
+    if (opcode === Opcode.Ping) {
+      // RFC 6455 section 5.5.2: answer with a pong carrying the same application data, unless a
+      // close frame was already sent.
+      if (this.autoPong && !this.closeSent) this.writeControl(Opcode.Pong, payload);
+      this.sink.onPing(payload);
+      return this.state !== ReadyState.Closed;
+    }
+    if (opcode === Opcode.Pong) {
+      this.sink.onPong(payload);
+      return this.state !== ReadyState.Closed;
+    }
+    return this.receiveClose(payload);
+  }
+
+  /** @internal */
+  onFrameError(error: TidewsError): void {
+    this.fail(error);
+  }
+
+  // --- Output -----------------------------------------------------------------------------------
+
+  /**
+   * Sends a data frame: a whole message (`fin` true, the default) or one fragment of it. Pass the
+   * message's opcode (text or binary) for every fragment; the core writes continuation frames
+   * after the first. `rsv1` marks a message compressed by the caller (RFC 7692 section 6).
+   *
+   * @throws {@link UsageError} `ERR_WS_NOT_OPEN` after a close frame was sent or received
+   */
+  send(opcode: number, payload: Uint8Array | string, fin = true, rsv1 = false): void {
+    this.checkCanSend();
+    const first = !this.sendingFragmented;
+    const op = first ? opcode : Opcode.Continuation;
+    const options = { fin, rsv1: first && rsv1, mask: this.mask };
+    const frame =
+      typeof payload === "string"
+        ? encodeTextFrame(this.pool, payload, options)
+        : encodeFrame(this.pool, op, payload, options);
+    if (typeof payload === "string" && op !== Opcode.Text) {
+      // encodeTextFrame writes a text opcode: patch it for continuations and binary sends.
+      const bytes = frame.bytes();
+      bytes[0] = ((bytes[0] as number) & 0xf0) | op;
+    }
+    this.sendingFragmented = !fin;
+    this.sink.onOutput(frame);
+  }
+
+  /**
+   * Sends the unread bytes of `buf` as one frame built in place: the payload is masked where it
+   * is (client role) and the header written into the room before it, so `buf` needs at least
+   * {@link MAX_HEADER_SIZE} bytes free in front of its read offset (the deflater's output has
+   * that headroom). Ownership of `buf` moves to the core, also when this throws.
+   *
+   * @throws {@link UsageError} `ERR_WS_NOT_OPEN` after a close frame was sent or received;
+   *   `ERR_OUT_OF_RANGE` without the headroom
+   */
+  sendBuffer(opcode: number, buf: ByteBuffer, fin = true, rsv1 = false): void {
+    if (this.closeSent || this.state !== ReadyState.Open || buf.off < MAX_HEADER_SIZE) {
+      this.pool.put(buf);
+      if (buf.off < MAX_HEADER_SIZE) throw createError("ERR_OUT_OF_RANGE", "no headroom");
+      throw createError("ERR_WS_NOT_OPEN");
+    }
+    const first = !this.sendingFragmented;
+    const payloadAt = buf.off;
+    const length = buf.end - payloadAt;
+    let key: Buffer | null = null;
+    if (this.mask !== null) {
+      key = this.maskKey;
+      this.mask.nextMask(key, 0);
+      applyMask(buf.storage.subarray(payloadAt, buf.end), key, 0);
+    }
+    buf.off = writeHeaderBefore(
+      buf.storage,
+      payloadAt,
+      first ? opcode : Opcode.Continuation,
+      fin,
+      first && rsv1,
+      length,
+      key,
+    );
+    this.sendingFragmented = !fin;
+    this.sink.onOutput(buf);
+  }
+
+  /** True while a fragmented message is being sent (the next frame is a continuation). */
+  get sendingFragments(): boolean {
+    return this.sendingFragmented;
+  }
+
+  /**
+   * Sends several buffers as one message (or fragment) without concatenating them first.
+   *
+   * @throws {@link UsageError} `ERR_WS_NOT_OPEN` after a close frame was sent or received
+   */
+  sendParts(opcode: number, parts: readonly Uint8Array[], fin = true, rsv1 = false): void {
+    this.checkCanSend();
+    const first = !this.sendingFragmented;
+    const op = first ? opcode : Opcode.Continuation;
+    const frame = encodeFrameParts(this.pool, op, parts, {
+      fin,
+      rsv1: first && rsv1,
+      mask: this.mask,
+    });
+    this.sendingFragmented = !fin;
+    this.sink.onOutput(frame);
+  }
+
+  /**
+   * Sends a ping (RFC 6455 section 5.5.2) with up to 125 bytes of payload.
+   *
+   * @throws {@link UsageError} for a longer payload or after a close frame was sent
+   */
+  ping(payload: Uint8Array = EMPTY): void {
+    this.checkControl(payload);
+    this.writeControl(Opcode.Ping, payload);
+  }
+
+  /**
+   * Sends an unsolicited pong (RFC 6455 section 5.5.3), e.g. as a unidirectional heartbeat.
+   *
+   * @throws {@link UsageError} for a longer payload or after a close frame was sent
+   */
+  pong(payload: Uint8Array = EMPTY): void {
+    this.checkControl(payload);
+    this.writeControl(Opcode.Pong, payload);
+  }
+
+  /**
+   * Starts the close handshake (RFC 6455 section 7.1.2), or completes it when the peer's close
+   * frame already arrived. Does nothing when a close frame was already sent.
+   *
+   * @param code - a close code valid on the wire (1000 by default), or omit for no code
+   * @param reason - at most 123 bytes of UTF-8
+   * @throws {@link UsageError} `ERR_INVALID_ARGUMENT` for a code or reason that may not be sent
+   */
+  close(code: number = CloseCode.Normal, reason = ""): void {
+    if (!isValidCloseCode(code)) {
+      throw createError("ERR_INVALID_ARGUMENT", `close code ${code} may not be sent`);
+    }
+    closePayloadLength(reason); // throws for a reason over 123 bytes
+    if (this.closeSent || this.state === ReadyState.Closed) return;
+    this.writeClose(code, reason);
+    if (this.closeReceived) {
+      this.state = ReadyState.Closed;
+      this.end();
+    } else {
+      this.state = ReadyState.Closing;
+    }
+  }
+
+  /**
+   * Fails the connection (RFC 6455 section 7.1.7): sends a close frame with the error's close
+   * code if none was sent yet, stops reading and asks the I/O layer to end the stream.
+   */
+  fail(error: TidewsError): void {
+    if (this.state === ReadyState.Closed) return;
+    this.failure ??= error;
+    this.parser.stop();
+    this.releaseMessage();
+    const code = error.closeCode;
+    if (!this.closeSent && code !== undefined && isValidCloseCode(code)) {
+      this.writeClose(code, "");
+    }
+    this.state = ReadyState.Closed;
+    this.end();
+  }
+
+  /**
+   * Stops the core at once, without a close frame (the I/O layer is tearing the stream down).
+   */
+  abort(error?: TidewsError): void {
+    if (error !== undefined) this.failure ??= error;
+    this.parser.stop();
+    this.releaseMessage();
+    this.state = ReadyState.Closed;
+    this.ended = true;
+  }
+
+  // --- Internals --------------------------------------------------------------------------------
+
+  private receiveClose(payload: Buffer): boolean {
+    const parsed = parseClosePayload(payload, this.validateUtf8);
+    if (parsed instanceof TidewsError) {
+      this.fail(parsed);
+      return false;
+    }
+    this.closeReceived = true;
+    this.peerCode = parsed.code;
+    this.peerReason = parsed.reason;
+    // RFC 6455 section 1.4 / 5.5.1: after a close frame, nothing more is read.
+    this.parser.stop();
+    this.releaseMessage();
+    this.sink.onPeerClose(parsed.code, parsed.reason);
+    if (!this.closeSent) {
+      // RFC 6455 section 5.5.1: reply with a close frame, typically echoing the status code.
+      if (parsed.code === CloseCode.NoStatus) this.writeCloseEmpty();
+      else this.writeClose(parsed.code, "");
+    }
+    this.state = ReadyState.Closed;
+    this.end();
+    return false;
+  }
+
+  private writeControl(opcode: number, payload: Uint8Array): void {
+    this.sink.onOutput(encodeControlFrame(this.pool, opcode, payload, this.mask));
+  }
+
+  private writeClose(code: number, reason: string): void {
+    this.closeSent = true;
+    this.sink.onOutput(encodeCloseFrame(this.pool, code, reason, this.mask));
+  }
+
+  private writeCloseEmpty(): void {
+    this.closeSent = true;
+    this.sink.onOutput(encodeControlFrame(this.pool, Opcode.Close, EMPTY, this.mask));
+  }
+
+  private checkCanSend(): void {
+    if (this.closeSent || this.state !== ReadyState.Open) {
+      throw createError("ERR_WS_NOT_OPEN");
+    }
+  }
+
+  private checkControl(payload: Uint8Array): void {
+    this.checkCanSend();
+    if (payload.byteLength > 125) {
+      throw createError("ERR_INVALID_ARGUMENT", "control frame payloads are at most 125 bytes");
+    }
+  }
+
+  private releaseMessage(): void {
+    if (this.message !== undefined) {
+      this.pool.put(this.message);
+      this.message = undefined;
+    }
+  }
+
+  private end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.sink.onEnd();
+  }
+}
+
+const EMPTY = Buffer.alloc(0);

@@ -1,0 +1,385 @@
+// The sans-I/O connection: bytes in, messages and frames out, no sockets.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import fc from "fast-check";
+import { BufferPool } from "../../src/buffer/buffer-pool.js";
+import type { ByteBuffer } from "../../src/buffer/byte-buffer.js";
+import type { TidewsError } from "../../src/errors.js";
+import {
+  ProtocolConnection,
+  type ProtocolOptions,
+  type ProtocolSink,
+  ReadyState,
+} from "../../src/protocol/connection.js";
+import { FixedMaskSource } from "../../src/protocol/mask.js";
+
+type Event =
+  | { kind: "message"; opcode: number; data: string }
+  | { kind: "compressed"; opcode: number; data: string }
+  | { kind: "ping" | "pong"; data: string }
+  | { kind: "output"; hex: string }
+  | { kind: "peerClose"; code: number; reason: string }
+  | { kind: "end" };
+
+class Recorder implements ProtocolSink {
+  events: Event[] = [];
+  constructor(readonly pool: BufferPool) {}
+  onMessage(opcode: number, data: ByteBuffer): void {
+    this.events.push({ kind: "message", opcode, data: data.toString("hex") });
+    this.pool.put(data);
+  }
+  onCompressedMessage(opcode: number, data: ByteBuffer): void {
+    this.events.push({ kind: "compressed", opcode, data: data.toString("hex") });
+    this.pool.put(data);
+  }
+  onPing(payload: Buffer): void {
+    this.events.push({ kind: "ping", data: payload.toString("hex") });
+  }
+  onPong(payload: Buffer): void {
+    this.events.push({ kind: "pong", data: payload.toString("hex") });
+  }
+  onOutput(frame: ByteBuffer): void {
+    this.events.push({ kind: "output", hex: frame.toString("hex") });
+    this.pool.put(frame);
+  }
+  onPeerClose(code: number, reason: string): void {
+    this.events.push({ kind: "peerClose", code, reason });
+  }
+  onEnd(): void {
+    this.events.push({ kind: "end" });
+  }
+}
+
+const MASK = Buffer.from([0x37, 0xfa, 0x21, 0x3d]);
+
+/** A client-to-server frame, masked with MASK. */
+function clientFrame(opcode: number, payload: Uint8Array | string, fin = true, rsv = 0): Buffer {
+  const data = typeof payload === "string" ? Buffer.from(payload) : Buffer.from(payload);
+  const len = data.length;
+  const head: number[] = [(fin ? 0x80 : 0) | (rsv << 4) | opcode];
+  if (len < 126) head.push(0x80 | len);
+  else if (len < 65536) head.push(0x80 | 126, len >> 8, len & 0xff);
+  else {
+    head.push(0x80 | 127, 0, 0, 0, 0);
+    head.push((len >>> 24) & 0xff, (len >>> 16) & 0xff, (len >>> 8) & 0xff, len & 0xff);
+  }
+  const masked = Buffer.alloc(len);
+  for (let i = 0; i < len; i++) masked[i] = (data[i] as number) ^ (MASK[i & 3] as number);
+  return Buffer.concat([Buffer.from(head), MASK, masked]);
+}
+
+function closePayload(code: number, reason = ""): Buffer {
+  const b = Buffer.alloc(2 + Buffer.byteLength(reason));
+  b.writeUInt16BE(code, 0);
+  b.write(reason, 2);
+  return b;
+}
+
+function server(options: Partial<ProtocolOptions> = {}) {
+  const pool = new BufferPool(64, 64 * 1024);
+  const sink = new Recorder(pool);
+  const conn = new ProtocolConnection(sink, { role: "server", pool, ...options });
+  return { conn, sink, pool };
+}
+
+/** Feeds `bytes` whole, one byte at a time and in random splits; the event logs must agree. */
+function feedAllWays(bytes: Buffer, options: Partial<ProtocolOptions> = {}): Event[] {
+  const whole = server(options);
+  whole.conn.receive(Buffer.from(bytes));
+  const single = server(options);
+  for (let i = 0; i < bytes.length; i++) single.conn.receive(Buffer.from(bytes.subarray(i, i + 1)));
+  assert.deepEqual(single.sink.events, whole.sink.events, "one byte at a time");
+  fc.assert(
+    fc.property(fc.array(fc.nat(bytes.length), { maxLength: 8 }), (cuts) => {
+      const s = server(options);
+      const points = [...new Set(cuts)].sort((a, b) => a - b);
+      let at = 0;
+      for (const p of [...points, bytes.length]) {
+        s.conn.receive(Buffer.from(bytes.subarray(at, p)));
+        at = p;
+      }
+      assert.deepEqual(s.sink.events, whole.sink.events, `split at ${points}`);
+    }),
+    { numRuns: 30 },
+  );
+  return whole.sink.events;
+}
+
+function closeFrameHex(code: number): string {
+  return Buffer.concat([Buffer.from([0x88, 2]), closePayload(code)]).toString("hex");
+}
+
+function failedWith(events: Event[], code: number): void {
+  const outputs = events.filter((e) => e.kind === "output");
+  assert.deepEqual(outputs.at(-1), { kind: "output", hex: closeFrameHex(code) }, `close ${code}`);
+  assert.deepEqual(events.at(-1), { kind: "end" });
+}
+
+describe("ProtocolConnection (server role)", () => {
+  it("delivers a text message and a binary message", () => {
+    const events = feedAllWays(
+      Buffer.concat([clientFrame(1, "Hello"), clientFrame(2, Buffer.from([0, 1, 2, 255]))]),
+    );
+    assert.deepEqual(events, [
+      { kind: "message", opcode: 1, data: Buffer.from("Hello").toString("hex") },
+      { kind: "message", opcode: 2, data: "000102ff" },
+    ]);
+  });
+
+  it("assembles fragments, with control frames between them", () => {
+    const events = feedAllWays(
+      Buffer.concat([
+        clientFrame(1, "Hel", false),
+        clientFrame(9, "p"),
+        clientFrame(0, "lo", false),
+        clientFrame(0, " world"),
+      ]),
+    );
+    assert.deepEqual(events, [
+      { kind: "output", hex: `8a01${Buffer.from("p").toString("hex")}` },
+      { kind: "ping", data: Buffer.from("p").toString("hex") },
+      { kind: "message", opcode: 1, data: Buffer.from("Hello world").toString("hex") },
+    ]);
+  });
+
+  it("answers a ping with a pong carrying the same payload, unless autoPong is off", () => {
+    const ping = clientFrame(9, "abc");
+    assert.deepEqual(feedAllWays(ping)[0], { kind: "output", hex: "8a03616263" });
+    assert.deepEqual(feedAllWays(ping, { autoPong: false }), [{ kind: "ping", data: "616263" }]);
+    assert.deepEqual(feedAllWays(clientFrame(10, "x")), [{ kind: "pong", data: "78" }]);
+  });
+
+  it("answers a close frame by echoing its code, then ends", () => {
+    const { conn, sink } = server();
+    conn.receive(clientFrame(8, closePayload(1000, "bye")));
+    assert.deepEqual(sink.events, [
+      { kind: "peerClose", code: 1000, reason: "bye" },
+      { kind: "output", hex: closeFrameHex(1000) },
+      { kind: "end" },
+    ]);
+    assert.equal(conn.state, ReadyState.Closed);
+    assert.deepEqual(conn.closeInfo, {
+      code: 1000,
+      reason: "bye",
+      wasClean: true,
+      error: undefined,
+    });
+    assert.ok(conn.closeExpected());
+  });
+
+  it("answers an empty close frame with an empty close frame (1005 seen)", () => {
+    const { conn, sink } = server();
+    conn.receive(clientFrame(8, ""));
+    assert.deepEqual(sink.events, [
+      { kind: "peerClose", code: 1005, reason: "" },
+      { kind: "output", hex: "8800" },
+      { kind: "end" },
+    ]);
+  });
+
+  it("ignores data after a close frame", () => {
+    const { conn, sink } = server();
+    conn.receive(Buffer.concat([clientFrame(8, closePayload(1000)), clientFrame(1, "late")]));
+    conn.receive(clientFrame(1, "later"));
+    assert.equal(sink.events.filter((e) => e.kind === "message").length, 0);
+  });
+
+  it("runs the close handshake it starts", () => {
+    const { conn, sink } = server();
+    conn.close(4000, "done");
+    assert.equal(conn.state, ReadyState.Closing);
+    const sent = sink.events[0];
+    assert.equal(sent?.kind, "output");
+    assert.throws(
+      () => conn.send(1, "x"),
+      (e: TidewsError) => e.code === "ERR_WS_NOT_OPEN",
+    );
+    conn.receive(clientFrame(1, "still delivered"));
+    conn.receive(clientFrame(8, closePayload(4000)));
+    assert.equal(conn.state, ReadyState.Closed);
+    assert.deepEqual(sink.events.at(-1), { kind: "end" });
+    assert.equal(sink.events.filter((e) => e.kind === "output").length, 1, "close answered once");
+    assert.ok(conn.closeInfo.wasClean);
+  });
+
+  it("fails with 1002 on protocol violations", () => {
+    const cases: Array<[string, Buffer]> = [
+      ["reserved opcode", clientFrame(3, "")],
+      ["reserved control opcode", clientFrame(0xb, "")],
+      ["RSV1 without extension", clientFrame(1, "x", true, 4)],
+      ["RSV2", clientFrame(1, "x", true, 2)],
+      ["continuation without start", clientFrame(0, "x")],
+      [
+        "new message inside fragmented one",
+        Buffer.concat([clientFrame(1, "a", false), clientFrame(1, "b")]),
+      ],
+      ["fragmented ping", clientFrame(9, "x", false)],
+      ["ping over 125 bytes", clientFrame(9, Buffer.alloc(126))],
+      ["unmasked client frame", Buffer.from([0x81, 0x01, 0x61])],
+      ["1-byte close payload", clientFrame(8, Buffer.from([3]))],
+      ["invalid close code 999", clientFrame(8, closePayload(999))],
+      ["invalid close code 1005", clientFrame(8, closePayload(1005))],
+      ["invalid close code 1016", clientFrame(8, closePayload(1016))],
+      ["invalid close code 5000", clientFrame(8, closePayload(5000))],
+    ];
+    for (const [name, bytes] of cases) {
+      const events = feedAllWays(bytes);
+      assert.ok(
+        events.every((e) => e.kind !== "message"),
+        `${name}: nothing delivered`,
+      );
+      failedWith(events, 1002);
+    }
+  });
+
+  it("fails with 1007 on invalid UTF-8, fast when fragmented", () => {
+    failedWith(feedAllWays(clientFrame(1, Buffer.from([0xce, 0xba, 0xe1, 0xbd]))), 1007);
+    failedWith(feedAllWays(clientFrame(1, Buffer.from([0xed, 0xa0, 0x80]))), 1007); // surrogate
+    failedWith(
+      feedAllWays(clientFrame(8, Buffer.concat([closePayload(1000), Buffer.from([0xff])]))),
+      1007,
+    );
+    // Fail-fast: the invalid byte arrives in the second fragment; the third is never needed.
+    const { conn, sink } = server();
+    conn.receive(clientFrame(1, "valid ", false));
+    assert.equal(sink.events.length, 0);
+    conn.receive(clientFrame(0, Buffer.from([0xf4, 0x90]), false)); // > U+10FFFF
+    failedWith(sink.events, 1007);
+    // Fail-fast inside one frame split across chunks (Autobahn 6.4.3).
+    const frame = clientFrame(
+      1,
+      Buffer.concat([Buffer.from("abc"), Buffer.from([0xc0, 0x80]), Buffer.from("x".repeat(50))]),
+    );
+    const s = server();
+    s.conn.receive(frame.subarray(0, 10));
+    failedWith(s.sink.events, 1007);
+  });
+
+  it("accepts valid multi-byte text split anywhere", () => {
+    const text = "κόσμε \u{1f600} ascii \u00e9";
+    const bytes = Buffer.from(text);
+    const frames = Buffer.concat([
+      clientFrame(1, bytes.subarray(0, 3), false),
+      clientFrame(0, bytes.subarray(3, 12), false),
+      clientFrame(0, bytes.subarray(12)),
+    ]);
+    assert.deepEqual(feedAllWays(frames), [
+      { kind: "message", opcode: 1, data: bytes.toString("hex") },
+    ]);
+    assert.equal(
+      feedAllWays(clientFrame(1, Buffer.from([0xff])), { validateUtf8: false })[0]?.kind,
+      "message",
+    );
+  });
+
+  it("fails with 1009 when a message exceeds the maximum size, across fragments", () => {
+    failedWith(feedAllWays(clientFrame(2, Buffer.alloc(101)), { maxMessageSize: 100 }), 1009);
+    const frames = Buffer.concat([
+      clientFrame(2, Buffer.alloc(60), false),
+      clientFrame(0, Buffer.alloc(41)),
+    ]);
+    failedWith(feedAllWays(frames, { maxMessageSize: 100 }), 1009);
+    assert.equal(
+      feedAllWays(clientFrame(2, Buffer.alloc(100)), { maxMessageSize: 100 })[0]?.kind,
+      "message",
+    );
+  });
+
+  it("fails with 1006 info when the stream ends without a close frame", () => {
+    const { conn, sink } = server();
+    conn.receive(clientFrame(1, "a", false));
+    conn.receiveEof();
+    assert.equal(conn.state, ReadyState.Closed);
+    assert.equal(conn.closeInfo.code, 1006);
+    assert.equal(conn.closeInfo.wasClean, false);
+    assert.equal(conn.closeInfo.error?.code, "ERR_WS_UNEXPECTED_EOF");
+    assert.deepEqual(sink.events, [{ kind: "end" }]);
+  });
+
+  it("hands compressed messages to the codec and pauses until they are delivered", () => {
+    const { conn, sink, pool } = server({ compression: true });
+    conn.receive(Buffer.concat([clientFrame(1, "zz", true, 4), clientFrame(1, "after")]));
+    assert.deepEqual(sink.events, [{ kind: "compressed", opcode: 1, data: "7a7a" }]);
+    assert.ok(conn.paused);
+    const inflated = pool.get(5);
+    inflated.writeString("hello");
+    conn.deliverInflated(inflated);
+    assert.deepEqual(sink.events.slice(1), [
+      { kind: "message", opcode: 1, data: Buffer.from("hello").toString("hex") },
+      { kind: "message", opcode: 1, data: Buffer.from("after").toString("hex") },
+    ]);
+    // RSV1 on a continuation frame is still a protocol error.
+    failedWith(
+      feedAllWays(Buffer.concat([clientFrame(1, "a", false, 4), clientFrame(0, "b", true, 4)]), {
+        compression: true,
+      }),
+      1002,
+    );
+  });
+
+  it("validates inflated text and fails with 1007", () => {
+    const { conn, sink, pool } = server({ compression: true });
+    conn.receive(clientFrame(1, "zz", true, 4));
+    const bad = pool.get(1);
+    bad.writeByte(0xff);
+    conn.deliverInflated(bad);
+    failedWith(sink.events, 1007);
+  });
+
+  it("returns every pooled buffer it took", () => {
+    const { conn, pool } = server({ maxMessageSize: 1000 });
+    conn.receive(clientFrame(1, "abc", false));
+    conn.receive(clientFrame(0, "def"));
+    conn.receive(clientFrame(2, Buffer.alloc(500), false));
+    conn.receive(clientFrame(0, Buffer.alloc(600))); // too big: the partial message is released
+    const s = pool.stats();
+    assert.equal(s.gets, s.puts, "every get matched by a put");
+  });
+
+  it("encodes messages, fragments and control frames as a server (unmasked)", () => {
+    const { conn, sink } = server();
+    conn.send(1, "Hello");
+    conn.send(2, Buffer.from([1, 2]), false);
+    conn.send(2, Buffer.from([3]));
+    conn.sendParts(2, [Buffer.from([4]), Buffer.from([5, 6])]);
+    conn.ping(Buffer.from("p"));
+    assert.deepEqual(
+      sink.events.map((e) => (e.kind === "output" ? e.hex : e.kind)),
+      ["810548656c6c6f", "02020102", "800103", "8203040506", "890170"],
+    );
+    assert.throws(
+      () => conn.ping(Buffer.alloc(126)),
+      (e: TidewsError) => e.code === "ERR_INVALID_ARGUMENT",
+    );
+    assert.throws(
+      () => conn.close(1005),
+      (e: TidewsError) => e.code === "ERR_INVALID_ARGUMENT",
+    );
+    assert.throws(
+      () => conn.close(1000, "x".repeat(124)),
+      (e: TidewsError) => e.code === "ERR_INVALID_ARGUMENT",
+    );
+  });
+});
+
+describe("ProtocolConnection (client role)", () => {
+  it("masks what it sends and fails on masked server frames", () => {
+    const pool = new BufferPool(64, 4096);
+    const sink = new Recorder(pool);
+    const conn = new ProtocolConnection(sink, {
+      role: "client",
+      pool,
+      maskSource: new FixedMaskSource(MASK),
+    });
+    conn.send(1, "Hello");
+    const hello = clientFrame(1, "Hello").toString("hex");
+    assert.deepEqual(sink.events[0], { kind: "output", hex: hello });
+    conn.receive(Buffer.from([0x81, 0x02, 0x68, 0x69]));
+    assert.deepEqual(sink.events[1], { kind: "message", opcode: 1, data: "6869" });
+    conn.receive(clientFrame(1, "masked"));
+    const last = sink.events.filter((e) => e.kind === "output").at(-1);
+    assert.ok(last?.kind === "output" && last.hex.startsWith("8882"), "masked close frame sent");
+    assert.equal(conn.closeInfo.error?.code, "ERR_WS_UNEXPECTED_MASK");
+    assert.throws(() => new ProtocolConnection(sink, { role: "client", pool }));
+  });
+});
