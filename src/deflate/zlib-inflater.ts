@@ -9,6 +9,10 @@
  * synchronous path never writes more than `maxSize + 1` bytes, the asynchronous path refuses the
  * first chunk that would pass `maxSize` and stops zlib.
  *
+ * A DEFLATE block with BFINAL set ends zlib's stream (RFC 7692 section 7.2.3.4 allows a sender
+ * to flush that way); whatever follows it, such as the empty stored block `0x00` + tail the RFC
+ * example ends with, is inflated as a new stream. The LZ77 window is lost at that point.
+ *
  * @module
  */
 
@@ -18,7 +22,7 @@ import { createError, type TidewsError } from "../errors.js";
 import { type CodecListener, type CodecResult, type Inflater, PENDING } from "./codec.js";
 import { copyInput, reserve } from "./output-buffer.js";
 import type { ZlibContext } from "./zlib-context.js";
-import { Job, ZlibJobQueue } from "./zlib-job-queue.js";
+import { CONTINUE, Job, ZlibJobQueue } from "./zlib-job-queue.js";
 
 const { Z_SYNC_FLUSH } = zlib.constants;
 
@@ -29,10 +33,8 @@ const TAIL = new Uint8Array([0x00, 0x00, 0xff, 0xff]);
 const OK = 0;
 const TOO_BIG = 1;
 const CORRUPT = 2;
-/** zlib reached the end of the stream (a block with BFINAL set) with input left over. */
-const ENDED = 3;
 /** The synchronous output budget is spent; continue asynchronously. */
-const SPILL = 4;
+const SPILL = 3;
 
 /** The first output buffer for `total` compressed bytes. */
 function firstOutputSize(total: number, maxSize: number): number {
@@ -46,6 +48,8 @@ export class ZlibInflater extends ZlibJobQueue implements Inflater {
   private out: ByteBuffer | null = null;
   /** Input offset where a synchronous feed stopped with {@link SPILL}. */
   private stoppedAt = 0;
+  /** The context was reset during the synchronous job and has consumed nothing since. */
+  private resetWithoutProgress = false;
 
   inflate(
     input: readonly Uint8Array[],
@@ -69,13 +73,14 @@ export class ZlibInflater extends ZlibJobQueue implements Inflater {
     }
     const pool = this.res.bufferPool;
     const job = new Job(
-      copyInput(pool, input, 0, 0, TAIL),
+      // An empty payload is not inflated at all (see above): no tail either.
+      copyInput(pool, input, 0, 0, total === 0 ? undefined : TAIL),
       pool.get(firstOutputSize(total, maxSize)),
       maxSize,
       listener,
       token,
     );
-    job.tailBytes = TAIL.byteLength;
+    job.payloadEnd = total;
     this.enqueue(job);
     return PENDING;
   }
@@ -109,43 +114,32 @@ export class ZlibInflater extends ZlibJobQueue implements Inflater {
     for (let i = 0; i < input.length; i++) total += input[i]!.byteLength;
     this.out = pool.get(firstOutputSize(total, maxSize));
     const budget = this.res.syncOutputLimit;
+    this.resetWithoutProgress = false;
     let status = OK;
     let i = 0;
     for (; i < input.length; i++) {
-      status = this.feed(ctx, input[i]!, maxSize, budget);
+      status = this.feed(ctx, input[i]!, maxSize, budget, false);
       if (status !== OK) break;
     }
     const inTail = status === OK;
-    if (inTail) status = this.feed(ctx, TAIL, maxSize, budget);
+    if (inTail) status = this.feed(ctx, TAIL, maxSize, budget, true);
     const out = this.out!;
     this.out = null;
     switch (status) {
       case OK:
         this.giveBack(ctx);
         return out;
-      case ENDED:
-        if (inTail) {
-          // A final block ended the stream (RFC 7692 section 7.2.3.3 allows BFINAL): the next
-          // message starts a new stream.
-          ctx.reset();
-          this.giveBack(ctx);
-          return out;
-        }
-        pool.put(out);
-        ctx.reset();
-        this.giveBack(ctx);
-        return this.failNow("ERR_WS_INFLATE_FAILED", "data after the final block");
       case SPILL: {
-        const job = inTail
-          ? new Job(
-              copyInput(pool, TAIL, 0, this.stoppedAt, undefined),
-              out,
-              maxSize,
-              listener,
-              token,
-            )
-          : new Job(copyInput(pool, input, i, this.stoppedAt, TAIL), out, maxSize, listener, token);
-        job.tailBytes = inTail ? TAIL.byteLength - this.stoppedAt : TAIL.byteLength;
+        const job = new Job(
+          inTail
+            ? copyInput(pool, TAIL, 0, this.stoppedAt, undefined)
+            : copyInput(pool, input, i, this.stoppedAt, TAIL),
+          out,
+          maxSize,
+          listener,
+          token,
+        );
+        job.payloadEnd = inTail ? 0 : job.inputLength - TAIL.byteLength;
         job.ctx = ctx;
         this.enqueue(job);
         return PENDING;
@@ -166,7 +160,13 @@ export class ZlibInflater extends ZlibJobQueue implements Inflater {
    * Feeds one piece to zlib synchronously, growing {@link out} as needed, never past
    * `maxSize + 1` bytes nor past `budget`.
    */
-  private feed(ctx: ZlibContext, piece: Uint8Array, maxSize: number, budget: number): number {
+  private feed(
+    ctx: ZlibContext,
+    piece: Uint8Array,
+    maxSize: number,
+    budget: number,
+    isTail: boolean,
+  ): number {
     const pool = this.res.bufferPool;
     let inOff = 0;
     let inLen = piece.byteLength;
@@ -190,12 +190,21 @@ export class ZlibInflater extends ZlibJobQueue implements Inflater {
       }
       const availOut = ctx.availOut;
       const availIn = ctx.availIn;
+      if (availOut !== room || availIn !== inLen) this.resetWithoutProgress = false;
       out.end += room - availOut;
       inOff += inLen - availIn;
       inLen = availIn;
       if (availOut !== 0) {
         if (out.end - out.off > maxSize) return TOO_BIG;
-        return inLen === 0 ? OK : ENDED;
+        if (inLen === 0) return OK;
+        // Room and input left: a block with BFINAL ended the stream (RFC 7692 section
+        // 7.2.3.4). The next message starts a new stream, and so does payload that follows
+        // the block; a fresh stream that cannot start is corrupt. The appended tail is not
+        // payload: fed to a fresh stream it would open a stored block.
+        ctx.reset();
+        if (isTail) return OK;
+        if (this.resetWithoutProgress) return CORRUPT;
+        this.resetWithoutProgress = true;
       }
     }
   }
@@ -226,24 +235,38 @@ export class ZlibInflater extends ZlibJobQueue implements Inflater {
     job.out = room;
   }
 
-  protected completeJob(job: Job, ctx: ZlibContext): ByteBuffer | null {
-    const out = job.out!;
-    job.out = null;
-    const unconsumed = job.inputLength - (ctx.bytesWritten - job.consumedBefore);
-    if (unconsumed > 0) {
-      // A final block ended the stream early (RFC 7692 section 7.2.3.3); only (part of) the tail
-      // may follow it.
-      ctx.reset();
-      if (unconsumed > job.tailBytes) {
-        this.res.bufferPool.put(out);
+  protected completeJob(job: Job, ctx: ZlibContext): ByteBuffer | null | typeof CONTINUE {
+    const consumed = ctx.bytesWritten - job.consumedBefore;
+    const at = job.writtenFrom + consumed;
+    if (at < job.inputLength) {
+      // A block with BFINAL ended the stream (RFC 7692 section 7.2.3.4). Node ends a stream
+      // whose input stopped early, so this context is done: the rest of the payload goes to a
+      // fresh one as a new stream; the appended tail alone is not inflated (see feed).
+      this.retire(ctx);
+      if (at >= job.payloadEnd) {
+        const out = job.out!;
+        job.out = null;
+        return out;
+      }
+      if (consumed > 0) job.resetWithoutProgress = false;
+      if (job.resetWithoutProgress) {
         this.fail(
-          createError("ERR_WS_INFLATE_FAILED", "data after the final block"),
+          createError("ERR_WS_INFLATE_FAILED", "corrupt deflate data"),
           job.listener,
           job.token,
         );
         return null;
       }
+      const fresh = this.takeContext();
+      job.ctx = fresh;
+      job.resetWithoutProgress = true;
+      job.writtenFrom = at;
+      job.consumedBefore = fresh.bytesWritten;
+      fresh.write(job.input!.bytes().subarray(at), this);
+      return CONTINUE;
     }
+    const out = job.out!;
+    job.out = null;
     return out;
   }
 

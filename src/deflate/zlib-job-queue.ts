@@ -17,6 +17,9 @@ import type { CodecPool } from "./codec-pool.js";
 import type { ConcurrencyLimiter, LimiterWaiter } from "./concurrency-limiter.js";
 import type { ContextSettings, ContextUser, ZlibContext } from "./zlib-context.js";
 
+/** Returned by `completeJob` when the job goes on with another write. */
+export const CONTINUE = 1;
+
 /** What a codec needs from its factory; all values checked. */
 export interface CodecResources {
   readonly bufferPool: Pool;
@@ -38,10 +41,14 @@ export class Job {
   out: ByteBuffer | null;
   /** The context the job runs on; set when it starts (or when a synchronous start spilled). */
   ctx: ZlibContext | null = null;
-  /** `ctx.bytesWritten` when the write started. */
+  /** `ctx.bytesWritten` when the current write started. */
   consumedBefore = 0;
-  /** How many bytes at the end of {@link input} are the appended `00 00 ff ff` tail. */
-  tailBytes = 0;
+  /** Where in {@link input} the current write started. */
+  writtenFrom = 0;
+  /** The context was reset and has consumed nothing since. */
+  resetWithoutProgress = false;
+  /** Where the appended tail starts in {@link input} (an inflate job). */
+  payloadEnd = 0;
   /** The length of {@link input}. */
   readonly inputLength: number;
 
@@ -115,6 +122,12 @@ export abstract class ZlibJobQueue implements LimiterWaiter, ContextUser {
     }
   }
 
+  /** Destroys a context that can serve no further message. */
+  protected retire(ctx: ZlibContext): void {
+    this.res.codecPool.discard(ctx);
+    if (this.owned === ctx) this.owned = null;
+  }
+
   /** Forgets the LZ77 window of the owned context (if any). */
   protected resetOwned(): void {
     this.owned?.reset();
@@ -148,6 +161,7 @@ export abstract class ZlibJobQueue implements LimiterWaiter, ContextUser {
       job.ctx = ctx;
     }
     job.consumedBefore = ctx.bytesWritten;
+    job.writtenFrom = 0;
     ctx.write(job.input!.bytes(), this);
   }
 
@@ -159,18 +173,19 @@ export abstract class ZlibJobQueue implements LimiterWaiter, ContextUser {
 
   /** @internal ContextUser: the running job's write finished. */
   onContextDone(): void {
-    const job = this.queue.shift();
+    const job = this.queue[0];
     if (job === undefined) return;
+    const ctx = job.ctx!;
+    const result = this.completeJob(job, ctx);
+    // CONTINUE: the job wrote more input. null: the job failed the codec, which cleaned up.
+    if (result === CONTINUE || result === null) return;
+    this.queue.shift();
     this.started = false;
     this.releaseSlot();
-    const ctx = job.ctx!;
     job.ctx = null;
     this.res.bufferPool.put(job.input!);
     job.input = null;
-    const result = this.completeJob(job, ctx);
     this.giveBack(ctx);
-    // null: completeJob failed the codec and reported it.
-    if (result === null) return;
     this.deliver(job.listener, result, job.token);
     this.pump();
   }
@@ -186,10 +201,11 @@ export abstract class ZlibJobQueue implements LimiterWaiter, ContextUser {
   protected abstract onJobData(job: Job, chunk: Buffer): void;
 
   /**
-   * Finishes an asynchronous job whose write completed: the output, or `null` after failing the
-   * codec with {@link fail} (which reports the error).
+   * Finishes an asynchronous job whose write completed: the output (taken out of `job.out`),
+   * `null` after failing the codec with {@link fail} (which reports the error and frees the
+   * job), or {@link CONTINUE} after starting another write on `ctx` for the same job.
    */
-  protected abstract completeJob(job: Job, ctx: ZlibContext): ByteBuffer | null;
+  protected abstract completeJob(job: Job, ctx: ZlibContext): ByteBuffer | null | typeof CONTINUE;
 
   /** Hands a finished output to the listener. */
   protected abstract deliver(listener: CodecListener, data: ByteBuffer, token: number): void;
