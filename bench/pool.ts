@@ -134,6 +134,7 @@ class NoPool implements Pool {
       hits: 0,
       misses: 0,
       drops: this.puts,
+      oversize: 0,
       idleBuffers: 0,
       idleBytes: 0,
       shards: [],

@@ -1,29 +1,17 @@
 #!/usr/bin/env node
-// The `tidews` command. Subcommands are filled in as the library grows.
-const [command, ...rest] = process.argv.slice(2);
+// The `tidews` command: runs the built CLI (npm run build creates dist/).
+import { existsSync } from "node:fs";
 
-const usage = `usage: tidews <command> [options]
-
-commands:
-  echo     the echo server (not built yet)
-  demo     the demo chat server (not built yet)
-`;
-
-switch (command) {
-  case "demo":
-    console.error(
-      "tidews demo: the demo server is not built yet (see the issue 'The demo: npm start runs a live chat').\n" +
-        "For now: `npm test` runs the test suite and `npm run bench:pool` the pool benchmark.",
-    );
-    process.exit(1);
-    break;
-  case undefined:
-  case "help":
-  case "--help":
-  case "-h":
-    process.stdout.write(usage);
-    break;
-  default:
-    process.stderr.write(`tidews: unknown command '${command}' ${rest.join(" ")}\n${usage}`);
-    process.exit(2);
+const entry = new URL("../dist/esm/cli/main.js", import.meta.url);
+if (!existsSync(entry)) {
+  process.stderr.write("tidews: dist/ is missing; run `npm run build` first\n");
+  process.exit(1);
+}
+const { main } = await import(entry.href);
+try {
+  const code = await main(process.argv.slice(2));
+  if (code >= 0) process.exitCode = code;
+} catch (error) {
+  process.stderr.write(`tidews: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
 }

@@ -1,0 +1,222 @@
+import type { ByteBuffer } from "../buffer/byte-buffer.js";
+import type { Pool } from "../buffer/pool.js";
+import { type CodecListener, type Deflater, type Inflater, PENDING } from "../deflate/codec.js";
+import type { TidewsError } from "../errors.js";
+import type { ProtocolConnection } from "../protocol/connection.js";
+import { MAX_HEADER_SIZE } from "../protocol/frame-encoder.js";
+
+/** What the codec needs from the connection it serves. */
+export interface CodecHost {
+  /** Reading may resume: the inflate that paused it is done. */
+  resumeInput(): void;
+}
+
+/**
+ * permessage-deflate for one connection, between the protocol core and the zlib codecs: decides
+ * what to compress (threshold, per-message override), keeps outgoing messages in order while
+ * compressions are pending, and hands inflated messages back to the core.
+ */
+export interface MessageCodec {
+  /** @internal Binds the codec to its connection. */
+  attach(core: ProtocolConnection, host: CodecHost): void;
+  /** Whether this message should be compressed. */
+  shouldCompress(
+    payload: string | Uint8Array,
+    compress: boolean | undefined,
+    fin: boolean,
+  ): boolean;
+  /** Compresses and sends a whole message (in order with everything sent before). */
+  compress(opcode: number, payload: string | Uint8Array, fin: boolean): void;
+  /** Sends an uncompressed frame behind the messages still being compressed. */
+  enqueuePlain(opcode: number, payload: string | Uint8Array, fin: boolean): void;
+  /** True while outgoing messages wait for a compression. */
+  readonly busy: boolean;
+  /** Bytes of outgoing messages waiting for compression. */
+  readonly pendingBytes: number;
+  /** Inflates a compressed message for the core. Owns `data`. */
+  decompress(opcode: number, data: ByteBuffer, maxSize: number): void;
+  /** Releases the zlib contexts and every queued buffer. */
+  close(): void;
+}
+
+/** An outgoing message waiting in order. */
+class OutgoingJob {
+  constructor(
+    readonly opcode: number,
+    readonly fin: boolean,
+    readonly compressed: boolean,
+    /** The frame payload with header room in front: set when ready to send. */
+    public payload: ByteBuffer | undefined,
+    readonly size: number,
+  ) {}
+}
+
+/**
+ * The {@link MessageCodec} over an {@link Inflater} and a {@link Deflater}. It is the one
+ * {@link CodecListener} of its connection, so asynchronous results need no closure per message.
+ */
+export class DeflateMessageCodec implements MessageCodec, CodecListener {
+  private core: ProtocolConnection | undefined;
+  private host: CodecHost | undefined;
+  private readonly queue: OutgoingJob[] = [];
+  private queued = 0;
+  private closed = false;
+  private readonly pieces: Uint8Array[] = [];
+
+  /**
+   * @param inflater - decompresses the peer's messages
+   * @param deflater - compresses ours; its output has room for a frame header in front
+   * @param pool - where payload copies and frames come from
+   * @param threshold - messages shorter than this are sent uncompressed
+   */
+  constructor(
+    private readonly inflater: Inflater,
+    private readonly deflater: Deflater,
+    private readonly pool: Pool,
+    private readonly threshold: number,
+  ) {}
+
+  attach(core: ProtocolConnection, host: CodecHost): void {
+    this.core = core;
+    this.host = host;
+  }
+
+  get busy(): boolean {
+    return this.queue.length > 0;
+  }
+
+  get pendingBytes(): number {
+    return this.queued;
+  }
+
+  shouldCompress(
+    payload: string | Uint8Array,
+    compress: boolean | undefined,
+    fin: boolean,
+  ): boolean {
+    // Fragmented sends go out uncompressed: RSV1 belongs to a message's first frame and the
+    // fragments of one compressed message would share one deflate stream.
+    if (!fin || this.core?.sendingFragments === true) return false;
+    if (compress !== undefined) return compress;
+    const size = typeof payload === "string" ? payload.length : payload.byteLength;
+    return size >= this.threshold;
+  }
+
+  compress(opcode: number, payload: string | Uint8Array, fin: boolean): void {
+    const core = this.core as ProtocolConnection;
+    let input: Uint8Array = payload as Uint8Array;
+    let scratch: ByteBuffer | undefined;
+    if (typeof payload === "string") {
+      scratch = this.pool.get(Buffer.byteLength(payload));
+      scratch.writeString(payload);
+      input = scratch.bytes();
+    }
+    const job = new OutgoingJob(opcode, fin, true, undefined, input.byteLength);
+    const r = this.deflater.deflate(input, this, 0);
+    if (scratch !== undefined) this.pool.put(scratch);
+    if (r === PENDING) {
+      this.queue.push(job);
+      this.queued += job.size;
+      return;
+    }
+    if (r instanceof Error) {
+      core.fail(r);
+      return;
+    }
+    if (this.queue.length === 0) {
+      core.sendBuffer(opcode, r, fin, true);
+    } else {
+      job.payload = r;
+      this.queue.push(job);
+    }
+  }
+
+  enqueuePlain(opcode: number, payload: string | Uint8Array, fin: boolean): void {
+    const size = typeof payload === "string" ? Buffer.byteLength(payload) : payload.byteLength;
+    const buf = this.pool.get(MAX_HEADER_SIZE + size);
+    buf.off = MAX_HEADER_SIZE;
+    buf.end = MAX_HEADER_SIZE;
+    if (typeof payload === "string") buf.writeString(payload);
+    else buf.write(payload);
+    this.queue.push(new OutgoingJob(opcode, fin, false, buf, size));
+    this.queued += size;
+  }
+
+  decompress(opcode: number, data: ByteBuffer, maxSize: number): void {
+    const core = this.core as ProtocolConnection;
+    void opcode;
+    this.pieces[0] = data.bytes();
+    const r = this.inflater.inflate(this.pieces, maxSize, this, 1);
+    this.pieces.length = 0;
+    this.pool.put(data);
+    if (r === PENDING) return;
+    if (r instanceof Error) core.failInflate(r);
+    else core.deliverInflated(r);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.inflater.close();
+    this.deflater.close();
+    for (const job of this.queue) {
+      if (job.payload !== undefined) this.pool.put(job.payload);
+    }
+    this.queue.length = 0;
+    this.queued = 0;
+  }
+
+  /** @internal CodecListener */
+  onInflated(data: ByteBuffer, _token: number): void {
+    if (this.closed) {
+      this.pool.put(data);
+      return;
+    }
+    (this.core as ProtocolConnection).deliverInflated(data);
+    this.host?.resumeInput();
+  }
+
+  /** @internal CodecListener */
+  onDeflated(data: ByteBuffer, _token: number): void {
+    if (this.closed) {
+      this.pool.put(data);
+      return;
+    }
+    // Results arrive in submission order: the first compressed job without a payload is this one.
+    for (const job of this.queue) {
+      if (job.compressed && job.payload === undefined) {
+        job.payload = data;
+        this.queued -= job.size;
+        break;
+      }
+    }
+    this.flushQueue();
+  }
+
+  /** @internal CodecListener */
+  onCodecError(error: TidewsError, _token: number): void {
+    if (this.closed) return;
+    (this.core as ProtocolConnection).fail(error);
+  }
+
+  private flushQueue(): void {
+    const core = this.core as ProtocolConnection;
+    let sent = 0;
+    for (const job of this.queue) {
+      const payload = job.payload;
+      if (payload === undefined) break;
+      sent++;
+      job.payload = undefined;
+      if (!job.compressed) this.queued -= job.size;
+      try {
+        core.sendBuffer(job.opcode, payload, job.fin, job.compressed);
+      } catch {
+        // The connection closed meanwhile: sendBuffer took the buffer back.
+      }
+    }
+    if (sent > 0) this.queue.splice(0, sent);
+  }
+}
+
+/** Builds the codec of one connection; created by the server or client per connection. */
+export type MessageCodecFactory = (pool: Pool) => MessageCodec;
