@@ -32,10 +32,14 @@ if (process.argv.includes("--if-needed")) {
 
 const tsc = join(root, "node_modules", "typescript", "bin", "tsc");
 rmSync(join(root, "dist"), { recursive: true, force: true });
-execFileSync(process.execPath, [tsc, "-p", join(root, "tsconfig.build.json")], {
-  stdio: "inherit",
-});
-execFileSync(process.execPath, [tsc, "-p", join(root, "tsconfig.cjs.json")], { stdio: "inherit" });
+for (const config of ["tsconfig.build.json", "tsconfig.cjs.json"]) {
+  try {
+    execFileSync(process.execPath, [tsc, "-p", join(root, config)], { stdio: "inherit" });
+  } catch {
+    console.error(`build failed: tsc -p ${config}`);
+    process.exit(1);
+  }
+}
 // dist/cjs is CommonJS although the package is "type": "module".
 mkdirSync(join(root, "dist", "cjs"), { recursive: true });
 writeFileSync(join(root, "dist", "cjs", "package.json"), '{ "type": "commonjs" }\n');
