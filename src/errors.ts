@@ -166,10 +166,15 @@ export const ERROR_CODES = {
   ERR_HANDSHAKE_STATUS: { family: "handshake", message: "the server did not switch protocols" },
   ERR_HANDSHAKE_ACCEPT: { family: "handshake", message: "invalid Sec-WebSocket-Accept header" },
   ERR_HANDSHAKE_ORIGIN: { family: "handshake", message: "origin not allowed" },
-  ERR_HANDSHAKE_HEADERS_TOO_LARGE: { family: "handshake", message: "request headers too large" },
+  ERR_HANDSHAKE_HEADERS_TOO_LARGE: { family: "handshake", message: "HTTP headers too large" },
   ERR_HANDSHAKE_MALFORMED: { family: "handshake", message: "malformed HTTP message" },
   ERR_HANDSHAKE_TIMEOUT: { family: "handshake", message: "the handshake timed out" },
   ERR_HANDSHAKE_REFUSED: { family: "handshake", message: "the handshake was refused" },
+  ERR_HANDSHAKE_REDIRECT: {
+    family: "handshake",
+    message: "the redirect cannot be followed",
+  },
+  ERR_CONNECT_PROXY: { family: "handshake", message: "the proxy refused the tunnel" },
 
   // --- API misuse ----------------------------------------------------------------------------------
   ERR_INVALID_ARGUMENT: { family: "usage", message: "invalid argument" },
