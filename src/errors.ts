@@ -124,6 +124,11 @@ export const ERROR_CODES = {
     message: "the stream ended without a close frame",
   },
   ERR_WS_POLICY: { family: "protocol", closeCode: POLICY_VIOLATION, message: "policy violation" },
+  ERR_WS_HEARTBEAT_TIMEOUT: {
+    family: "protocol",
+    closeCode: 1006,
+    message: "the peer did not answer the heartbeat ping",
+  },
 
   // --- Limits ------------------------------------------------------------------------------------
   ERR_WS_MESSAGE_TOO_BIG: {
@@ -170,6 +175,12 @@ export const ERROR_CODES = {
   ERR_HANDSHAKE_MALFORMED: { family: "handshake", message: "malformed HTTP message" },
   ERR_HANDSHAKE_TIMEOUT: { family: "handshake", message: "the handshake timed out" },
   ERR_HANDSHAKE_REFUSED: { family: "handshake", message: "the handshake was refused" },
+  ERR_HANDSHAKE_UNAUTHORIZED: { family: "handshake", message: "unauthorized" },
+  ERR_HANDSHAKE_TOO_MANY_CONNECTIONS: {
+    family: "handshake",
+    message: "too many connections",
+  },
+  ERR_HANDSHAKE_SHUTTING_DOWN: { family: "handshake", message: "the server is shutting down" },
   ERR_HANDSHAKE_REDIRECT: {
     family: "handshake",
     message: "the redirect cannot be followed",

@@ -9,11 +9,21 @@ export * from "./errors.js";
 export { CloseCode } from "./protocol/close-codes.js";
 export { ReadyState, type ReadyStateValue } from "./protocol/connection.js";
 export { Opcode } from "./protocol/opcodes.js";
+export { Broadcaster, type BroadcastOptions } from "./runtime/broadcaster.js";
 export {
+  type BackpressurePolicy,
   Connection,
   type ConnectionCloseInfo,
   type Handler,
   type SendOptions,
 } from "./runtime/connection.js";
+export { channels as diagnosticsChannels } from "./runtime/diagnostics.js";
 export { Message } from "./runtime/message.js";
-export { Upgrader, type UpgraderOptions } from "./server/upgrader.js";
+export type { ConnectionStatsSnapshot } from "./runtime/stats.js";
+export { createServer, Server, type ServerOptions } from "./server/server.js";
+export {
+  type AuthorizeResult,
+  type ServerStats,
+  Upgrader,
+  type UpgraderOptions,
+} from "./server/upgrader.js";

@@ -1,7 +1,5 @@
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import type { Handler } from "../runtime/connection.js";
-import { Upgrader } from "../server/upgrader.js";
+import { createServer, type Server } from "../server/server.js";
 
 /** Options of {@link startEchoServer}. */
 export interface EchoServerOptions {
@@ -16,15 +14,15 @@ export interface EchoServerOptions {
 /** A running echo server. */
 export interface EchoServer {
   readonly port: number;
-  readonly upgrader: Upgrader;
+  readonly server: Server;
+  /** Graceful shutdown: 1001 to every client, then close. */
   close(): Promise<void>;
 }
 
 /** Echoes text as text and binary as binary, on the library's own transport. */
 const echoHandler: Handler = {
   onMessage(conn, message) {
-    if (conn.readyState !== 1) return;
-    conn.send(message.data, { binary: !message.isText });
+    conn.send(message.data, { binary: message.isBinary });
   },
 };
 
@@ -33,27 +31,12 @@ const echoHandler: Handler = {
  * any path, every message echoed with its type, permessage-deflate only when asked for.
  */
 export async function startEchoServer(options: EchoServerOptions = {}): Promise<EchoServer> {
-  const upgrader = new Upgrader(echoHandler, {
+  const server = createServer(echoHandler, {
     maxMessageSize: options.maxMessageSize ?? 64 * 1024 * 1024,
     perMessageDeflate: options.deflate === true,
+    // The echo of a 64 MiB message must fit the queue.
+    maxBufferedAmount: 256 * 1024 * 1024,
   });
-  const server = createServer((_req, res) => {
-    res.writeHead(426, { "content-type": "text/plain", upgrade: "websocket" });
-    res.end("tidews echo server: connect with a WebSocket client\n");
-  });
-  server.on("upgrade", (req, socket, head) => upgrader.upgrade(req, socket, head));
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port ?? 0, options.host ?? "127.0.0.1", () => resolve());
-  });
-  const port = (server.address() as AddressInfo).port;
-  return {
-    port,
-    upgrader,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
+  const { port } = await server.listen(options.port ?? 0, options.host ?? "127.0.0.1");
+  return { port, server, close: () => server.close(2000) };
 }

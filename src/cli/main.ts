@@ -32,9 +32,8 @@ async function echo(argv: readonly string[]): Promise<void> {
   const stop = () => {
     if (stopping) return;
     stopping = true;
-    server.upgrader.closeAll(1001, "server shutting down");
     server.close().then(() => process.exit(0));
-    setTimeout(() => process.exit(0), 2000).unref();
+    setTimeout(() => process.exit(0), 5000).unref();
   };
   process.on("SIGINT", stop);
   process.on("SIGTERM", stop);

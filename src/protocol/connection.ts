@@ -415,6 +415,11 @@ export class ProtocolConnection implements FrameSink {
     this.sink.onOutput(buf);
   }
 
+  /** True while data may be sent: open, and no close frame sent yet. */
+  get canSend(): boolean {
+    return this.state === ReadyState.Open && !this.closeSent;
+  }
+
   /** True while a fragmented message is being sent (the next frame is a continuation). */
   get sendingFragments(): boolean {
     return this.sendingFragmented;

@@ -12,8 +12,13 @@ import {
 } from "../protocol/connection.js";
 import type { MaskSource } from "../protocol/mask.js";
 import { Opcode } from "../protocol/opcodes.js";
+import { channels } from "./diagnostics.js";
+import type { Heartbeat, HeartbeatMember } from "./heartbeat.js";
 import { Message } from "./message.js";
 import type { MessageCodec } from "./message-codec.js";
+import type { SharedFrame } from "./shared-frame.js";
+import type { ConnectionStats } from "./stats.js";
+import { WriteQueue } from "./write-queue.js";
 
 /** The byte stream a connection writes to: a `net.Socket`, a `tls.TLSSocket` or any Duplex. */
 export interface ByteStream {
@@ -25,6 +30,7 @@ export interface ByteStream {
   pause(): void;
   resume(): void;
   readonly writableLength: number;
+  readonly writableNeedDrain: boolean;
 }
 
 /** How the connection ended, as the `onClose` handler sees it. */
@@ -37,7 +43,10 @@ export type ConnectionCloseInfo = CloseInfo;
 export interface Handler<S = Record<string, unknown>> {
   /** The connection is open. */
   onOpen?(conn: Connection<S>): void | Promise<void>;
-  /** A message arrived. See {@link Message} for who owns its buffer and for how long. */
+  /**
+   * A message arrived. See {@link Message} for who owns its buffer and for how long. An async
+   * handler holds the next messages of this connection back until its promise settles.
+   */
   onMessage?(conn: Connection<S>, message: Message): void | Promise<void>;
   /** The connection is closed; called once. */
   onClose?(conn: Connection<S>, info: ConnectionCloseInfo): void;
@@ -50,6 +59,9 @@ export interface Handler<S = Record<string, unknown>> {
   /** The queued bytes drained below the high-water mark after `send` returned false. */
   onDrain?(conn: Connection<S>): void;
 }
+
+/** What happens when a connection's queued bytes pass `maxBufferedAmount`. */
+export type BackpressurePolicy = "close" | "drop";
 
 /** Options of a {@link Connection}, set by the server or client that creates it. */
 export interface ConnectionOptions {
@@ -73,8 +85,18 @@ export interface ConnectionOptions {
   readonly remoteAddress?: string;
   /** `send` returns false once this many bytes are queued. Default 64 KiB. */
   readonly highWaterMark?: number;
-  /** The registry the connection removes itself from when it closes. */
+  /** Queued bytes beyond which the backpressure policy applies. Default 16 MiB; 0 for none. */
+  readonly maxBufferedAmount?: number;
+  /** The policy past `maxBufferedAmount`. Default `"close"`. */
+  readonly backpressure?: BackpressurePolicy;
+  /** The registry the connection adds itself to on open and removes itself from on close. */
   readonly registry?: Set<Connection<never>>;
+  /** Counters shared with the server. */
+  readonly stats?: ConnectionStats;
+  /** The shared heartbeat, when `idleTimeout` is set. */
+  readonly heartbeat?: Heartbeat;
+  /** Initial session data (from `authorize`). */
+  readonly session?: unknown;
 }
 
 /** Options of {@link Connection.send}. */
@@ -87,13 +109,22 @@ export interface SendOptions {
   readonly fin?: boolean;
 }
 
-const DEFAULT_CLOSE_TIMEOUT = 5000;
-const DEFAULT_HIGH_WATER_MARK = 64 * 1024;
+/** The default close timeout: 5 s. */
+export const DEFAULT_CLOSE_TIMEOUT = 5000;
+/** The default high-water mark of `send`'s return value: 64 KiB. */
+export const DEFAULT_HIGH_WATER_MARK = 64 * 1024;
+/** The default `maxBufferedAmount`: 16 MiB. */
+export const DEFAULT_MAX_BUFFERED_AMOUNT = 16 * 1024 * 1024;
 /** Pause reading while a compressed message inflates and this much input is queued. */
 const PAUSE_INPUT_BYTES = 256 * 1024;
+const EMPTY = Buffer.alloc(0);
 
 function uncorkStream(conn: Connection<never>): void {
   conn.flush();
+}
+
+function destroyStream(stream: ByteStream): void {
+  stream.destroy();
 }
 
 function isThenable(v: unknown): v is PromiseLike<unknown> {
@@ -102,14 +133,18 @@ function isThenable(v: unknown): v is PromiseLike<unknown> {
   );
 }
 
+function byteLengthOf(payload: string | Uint8Array): number {
+  return typeof payload === "string" ? Buffer.byteLength(payload) : payload.byteLength;
+}
+
 /**
  * One WebSocket connection over a byte stream: the protocol core plus the I/O-neutral logic every
- * transport shares (write batching, release of written frames, handler dispatch, close timer).
- * The transport feeds it through the `handle*` methods.
+ * transport shares (write batching and queueing, backpressure, handler dispatch, close timer,
+ * heartbeat). The transport feeds it through the `handle*` methods.
  */
-export class Connection<S = Record<string, unknown>> implements ProtocolSink {
-  /** Per-connection storage for the application. */
-  session: S = {} as S;
+export class Connection<S = Record<string, unknown>> implements ProtocolSink, HeartbeatMember {
+  /** Per-connection storage for the application (typed by the server's `S`). */
+  session: S;
   /** The negotiated subprotocol, or "". */
   readonly protocol: string;
   /** The negotiated extensions (the Sec-WebSocket-Extensions value), or "". */
@@ -122,25 +157,31 @@ export class Connection<S = Record<string, unknown>> implements ProtocolSink {
   private readonly handler: Handler<S>;
   private readonly pool: Pool;
   private readonly codec: MessageCodec | undefined;
+  private readonly queue: WriteQueue;
   private readonly closeTimeout: number;
   private readonly recovery: "log" | "close";
   private readonly role: "server" | "client";
   private readonly highWaterMark: number;
+  private readonly maxBufferedAmount: number;
+  private readonly backpressure: BackpressurePolicy;
   private readonly registry: Set<Connection<never>> | undefined;
+  private readonly stats: ConnectionStats | undefined;
+  private readonly heartbeat: Heartbeat | undefined;
 
-  /** Frames written to the stream whose write callbacks are still pending, oldest first. */
-  private readonly inflight: ByteBuffer[] = [];
-  private inflightHead = 0;
-  private inflightBytes = 0;
   private corked = false;
   private needDrain = false;
   private closeTimer: ReturnType<typeof setTimeout> | undefined;
   private closed = false;
+  private opened = false;
   private streamEnded = false;
   private inputPaused = false;
+  private seenEpoch = 0;
+  /** Why the library closed the connection on its own (reported in onClose when no other). */
+  private closeInfoError: TidewsError | undefined;
+  private pinged = false;
   /** Messages waiting while an async onMessage handler runs (in order). */
   private readonly backlog: Message[] = [];
-  private handlerBusy = false;
+  private current: Message | undefined;
   private readonly onWritten: (error?: Error | null) => void;
   private readonly onHandlerSettled: () => void;
   private readonly onHandlerRejected: (error: unknown) => void;
@@ -158,7 +199,12 @@ export class Connection<S = Record<string, unknown>> implements ProtocolSink {
     this.extensions = options.extensions ?? "";
     this.remoteAddress = options.remoteAddress;
     this.highWaterMark = options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK;
+    this.maxBufferedAmount = options.maxBufferedAmount ?? DEFAULT_MAX_BUFFERED_AMOUNT;
+    this.backpressure = options.backpressure ?? "close";
     this.registry = options.registry;
+    this.stats = options.stats;
+    this.heartbeat = options.heartbeat;
+    this.session = (options.session ?? {}) as S;
     this.core = new ProtocolConnection(this, {
       role: options.role,
       pool: options.pool,
@@ -176,6 +222,7 @@ export class Connection<S = Record<string, unknown>> implements ProtocolSink {
       this.handlerFailed(error);
       this.handlerSettled();
     };
+    this.queue = new WriteQueue(stream, options.pool, this.onWritten);
     this.codec?.attach(this.core, this);
   }
 
@@ -184,20 +231,28 @@ export class Connection<S = Record<string, unknown>> implements ProtocolSink {
     return this.closed ? ReadyState.Closed : this.core.state;
   }
 
-  /** Bytes queued for the peer: written to the stream but not yet flushed by it. */
+  /** Bytes queued for the peer: in the library and in the stream, not yet flushed. */
   get bufferedAmount(): number {
-    return this.inflightBytes + (this.codec?.pendingBytes ?? 0);
+    return this.queue.bytes + (this.codec?.pendingBytes ?? 0);
+  }
+
+  /** True when permessage-deflate was negotiated. */
+  get compressed(): boolean {
+    return this.codec !== undefined;
   }
 
   // --- Sending ----------------------------------------------------------------------------------
 
   /**
    * Sends a message: strings as text, buffers, typed arrays and ArrayBuffers as binary (override
-   * with `options.binary`). Returns `false` when the caller should wait for `onDrain`.
+   * with `options.binary`). The bytes are copied (or compressed) before `send` returns.
    *
-   * @throws {@link UsageError} `ERR_WS_NOT_OPEN` once the connection is closing or closed
+   * @returns `false` when the caller should wait for `onDrain` (queued bytes over the
+   *   high-water mark), and when the message was not sent: the connection is closing or closed
+   *   (like `ws`, no exception), or the backpressure policy refused it
    */
   send(data: string | Uint8Array | ArrayBuffer, options?: SendOptions): boolean {
+    if (!this.core.canSend || this.closed) return false;
     const fin = options?.fin ?? true;
     let opcode: number;
     let payload: string | Uint8Array;
@@ -208,6 +263,7 @@ export class Connection<S = Record<string, unknown>> implements ProtocolSink {
       opcode = options?.binary === false ? Opcode.Text : Opcode.Binary;
       payload = data instanceof Uint8Array ? data : new Uint8Array(data);
     }
+    if (!this.admit(payload)) return false;
     const codec = this.codec;
     if (codec === undefined) {
       this.core.send(opcode, payload, fin, false);
@@ -219,12 +275,16 @@ export class Connection<S = Record<string, unknown>> implements ProtocolSink {
     } else {
       this.core.send(opcode, payload, fin, false);
     }
-    return this.bufferedAmount < this.highWaterMark;
+    if (fin && this.stats !== undefined) {
+      this.stats.messagesOut++;
+      this.stats.bytesOut += byteLengthOf(payload);
+    }
+    return this.underHighWaterMark();
   }
 
   /** Sends a text message. */
   sendText(text: string, options?: Omit<SendOptions, "binary">): boolean {
-    return this.send(text, { ...options, binary: false });
+    return this.send(text, options === undefined ? undefined : { ...options, binary: false });
   }
 
   /** Sends a binary message. */
@@ -232,18 +292,31 @@ export class Connection<S = Record<string, unknown>> implements ProtocolSink {
     return this.send(data, { ...options, binary: true });
   }
 
-  /** Sends several buffers as one binary message without concatenating them. */
+  /**
+   * Sends several buffers as one binary message (or text with `binary: false`) without
+   * concatenating them first.
+   */
   writev(parts: readonly Uint8Array[], options?: SendOptions): boolean {
+    if (!this.core.canSend || this.closed) return false;
     const opcode = options?.binary === false ? Opcode.Text : Opcode.Binary;
     const fin = options?.fin ?? true;
-    if (this.codec?.busy) {
+    let size = 0;
+    for (const p of parts) size += p.byteLength;
+    if (!this.admitSize(size)) return false;
+    const codec = this.codec;
+    if (codec?.busy) {
+      if (parts.length === 0) codec.enqueuePlain(opcode, EMPTY, fin);
       for (let i = 0; i < parts.length; i++) {
-        this.codec.enqueuePlain(opcode, parts[i] as Uint8Array, fin && i === parts.length - 1);
+        codec.enqueuePlain(opcode, parts[i] as Uint8Array, fin && i === parts.length - 1);
       }
     } else {
       this.core.sendParts(opcode, parts, fin, false);
     }
-    return this.bufferedAmount < this.highWaterMark;
+    if (fin && this.stats !== undefined) {
+      this.stats.messagesOut++;
+      this.stats.bytesOut += size;
+    }
+    return this.underHighWaterMark();
   }
 
   /** Sends a ping with up to 125 bytes of payload. */
@@ -257,8 +330,10 @@ export class Connection<S = Record<string, unknown>> implements ProtocolSink {
   }
 
   /**
-   * Starts the close handshake. If the peer does not complete it within the close timeout, the
-   * stream is destroyed.
+   * Starts the close handshake (RFC 6455 section 7.1.2). If the peer does not complete it within
+   * the close timeout, the stream is destroyed. Does nothing once closing.
+   *
+   * @throws {@link UsageError} `ERR_INVALID_ARGUMENT` for a code or reason that may not be sent
    */
   close(code: number = CloseCode.Normal, reason = ""): void {
     if (this.closed) return;
@@ -273,12 +348,52 @@ export class Connection<S = Record<string, unknown>> implements ProtocolSink {
     this.stream.destroy();
   }
 
+  /**
+   * @internal Writes a pre-encoded shared frame (a broadcast) in order with this connection's
+   * other messages. Applies the backpressure policy.
+   *
+   * @returns false when not queued (closing, or refused by the backpressure policy)
+   */
+  sendShared(frame: SharedFrame, payloadSize: number): boolean {
+    if (!this.core.canSend || this.core.sendingFragments || this.role !== "server") return false;
+    if (!this.admitSize(payloadSize)) return false;
+    frame.ref();
+    if (this.codec?.busy) this.codec.enqueueShared(frame);
+    else this.writeShared(frame);
+    if (this.stats !== undefined) {
+      this.stats.messagesOut++;
+      this.stats.bytesOut += payloadSize;
+    }
+    this.underHighWaterMark();
+    return true;
+  }
+
+  /** @internal The deflate window a shared compressed frame must fit, or undefined (plain only). */
+  get sharedDeflateWindowBits(): number | undefined {
+    return this.codec?.sharedWindowBits;
+  }
+
+  /** @internal Called by the codec for a queued shared frame; takes over one reference. */
+  writeShared(frame: SharedFrame): void {
+    if (this.closed || this.streamEnded || !this.core.canSend) {
+      frame.unref();
+      return;
+    }
+    this.cork();
+    if (this.stats !== undefined) this.stats.wireBytesOut += frame.len;
+    this.queue.push(frame, false);
+  }
+
   // --- ProtocolSink -----------------------------------------------------------------------------
 
   /** @internal */
   onMessage(opcode: number, data: ByteBuffer): void {
+    if (this.stats !== undefined) {
+      this.stats.messagesIn++;
+      this.stats.bytesIn += data.len;
+    }
     const message = new Message(opcode, data, this.pool);
-    if (this.handlerBusy) {
+    if (this.current !== undefined) {
       this.backlog.push(message);
       return;
     }
@@ -323,14 +438,11 @@ export class Connection<S = Record<string, unknown>> implements ProtocolSink {
       this.pool.put(frame);
       return;
     }
-    if (!this.corked) {
-      this.corked = true;
-      this.stream.cork();
-      process.nextTick(uncorkStream, this);
-    }
-    this.inflight.push(frame);
-    this.inflightBytes += frame.len;
-    this.stream.write(frame.bytes(), this.onWritten);
+    this.cork();
+    if (this.stats !== undefined) this.stats.wireBytesOut += frame.len;
+    // RFC 6455 section 5.5: control opcodes have the high bit of the opcode set.
+    const control = ((frame.storage[frame.off] as number) & 0x08) !== 0;
+    this.queue.push(frame, control);
   }
 
   /** @internal */
@@ -340,20 +452,42 @@ export class Connection<S = Record<string, unknown>> implements ProtocolSink {
   onEnd(): void {
     if (this.streamEnded) return;
     if (this.role === "server") {
-      // RFC 6455 section 7.1.1: the server closes the TCP connection first. end() flushes what is
-      // queued, then sends FIN.
+      // RFC 6455 section 7.1.1: the server closes the TCP connection first. Frames still waiting
+      // for the stream to drain are written first; end() flushes, then sends FIN.
       this.flush();
-      this.streamEnded = true;
-      this.stream.end();
+      if (this.queue.waiting === 0) {
+        this.streamEnded = true;
+        this.stream.end();
+      }
     }
     // A client waits for the server's FIN; the close timer destroys the stream otherwise.
     this.armCloseTimer();
+  }
+
+  // --- HeartbeatMember --------------------------------------------------------------------------
+
+  /** @internal */
+  heartbeatTick(epoch: number): void {
+    if (this.seenEpoch >= epoch - 1) {
+      this.pinged = false;
+      return;
+    }
+    if (!this.pinged && this.core.canSend) {
+      this.pinged = true;
+      this.core.ping(EMPTY);
+      return;
+    }
+    // Silent for a whole tick after the ping (or closing and silent): the peer is gone.
+    this.core.abort(createError("ERR_WS_HEARTBEAT_TIMEOUT"));
+    this.stream.destroy();
   }
 
   // --- Transport events ------------------------------------------------------------------------
 
   /** @internal The transport passes every chunk read from the stream. */
   handleData(chunk: Buffer): void {
+    if (this.heartbeat !== undefined) this.seenEpoch = this.heartbeat.epoch;
+    if (this.stats !== undefined) this.stats.wireBytesIn += chunk.length;
     this.core.receive(chunk);
     if (this.core.paused && !this.inputPaused && this.core.bufferedInput >= PAUSE_INPUT_BYTES) {
       this.inputPaused = true;
@@ -384,10 +518,15 @@ export class Connection<S = Record<string, unknown>> implements ProtocolSink {
     if (this.core.state !== ReadyState.Closed) {
       this.core.abort(isTidewsError(error) ? error : createError("ERR_WS_INTERNAL", error.message));
     }
+    if (channels.error.hasSubscribers) channels.error.publish({ connection: this, error });
   }
 
   /** @internal The stream drained. */
   handleDrain(): void {
+    this.queue.drain();
+    if (this.streamEnded === false && this.core.closeExpected() && this.role === "server") {
+      this.onEndAfterDrain();
+    }
     this.maybeDrain();
   }
 
@@ -398,19 +537,26 @@ export class Connection<S = Record<string, unknown>> implements ProtocolSink {
     if (this.core.state !== ReadyState.Closed) this.core.abort();
     if (this.closeTimer !== undefined) clearTimeout(this.closeTimer);
     this.codec?.close();
-    for (let i = this.inflightHead; i < this.inflight.length; i++) {
-      this.pool.put(this.inflight[i] as ByteBuffer);
-    }
-    this.inflight.length = 0;
-    this.inflightHead = 0;
-    this.inflightBytes = 0;
+    this.queue.clear();
+    this.current?.done();
+    this.current = undefined;
     for (const m of this.backlog) m.release();
     this.backlog.length = 0;
     this.registry?.delete(this as unknown as Connection<never>);
+    this.heartbeat?.delete(this);
+    let info = this.core.closeInfo;
+    if (info.error === undefined && this.closeInfoError !== undefined) {
+      info = { ...info, error: this.closeInfoError };
+    }
+    this.stats?.recordClose(info.code);
+    if (channels.close.hasSubscribers) {
+      channels.close.publish({ connection: this, ...info });
+    }
+    if (!this.opened) return;
     const fn = this.handler.onClose;
     if (fn !== undefined) {
       try {
-        fn.call(this.handler, this, this.core.closeInfo);
+        fn.call(this.handler, this, info);
       } catch (error) {
         this.report(error);
       }
@@ -419,7 +565,13 @@ export class Connection<S = Record<string, unknown>> implements ProtocolSink {
 
   /** @internal Opens the connection: called by the server or client once the handshake is done. */
   open(head?: Buffer): void {
+    if (this.closed) return;
+    this.opened = true;
     this.registry?.add(this as unknown as Connection<never>);
+    this.heartbeat?.add(this);
+    if (this.heartbeat !== undefined) this.seenEpoch = this.heartbeat.epoch;
+    if (this.stats !== undefined) this.stats.opened++;
+    if (channels.open.hasSubscribers) channels.open.publish({ connection: this });
     const fn = this.handler.onOpen;
     if (fn !== undefined) {
       try {
@@ -439,7 +591,59 @@ export class Connection<S = Record<string, unknown>> implements ProtocolSink {
     this.stream.uncork();
   }
 
+  /** @internal The error that failed the connection, if any. */
+  get error(): TidewsError | undefined {
+    return this.core.closeInfo.error;
+  }
+
   // --- Internals --------------------------------------------------------------------------------
+
+  private cork(): void {
+    if (this.corked) return;
+    this.corked = true;
+    this.stream.cork();
+    process.nextTick(uncorkStream, this);
+  }
+
+  /** Applies the backpressure policy before queueing `payload`; false when it must not be sent. */
+  private admit(payload: string | Uint8Array): boolean {
+    if (this.maxBufferedAmount === 0) return true;
+    const size = typeof payload === "string" ? payload.length : payload.byteLength;
+    return this.admitSize(size);
+  }
+
+  private admitSize(size: number): boolean {
+    if (this.maxBufferedAmount === 0 || this.bufferedAmount + size <= this.maxBufferedAmount) {
+      return true;
+    }
+    if (this.backpressure === "drop") {
+      if (this.stats !== undefined) this.stats.dropped++;
+      this.needDrain = true;
+      return false;
+    }
+    // "close": 1008, and the close timer destroys the stream if the close frame cannot get out.
+    if (this.core.canSend) {
+      this.core.close(CloseCode.Policy, "");
+      this.armCloseTimer();
+      if (this.closeInfoError === undefined)
+        this.closeInfoError = createError("ERR_WS_BUFFERED_AMOUNT");
+    }
+    return false;
+  }
+
+  private underHighWaterMark(): boolean {
+    if (this.bufferedAmount < this.highWaterMark) return true;
+    this.needDrain = true;
+    return false;
+  }
+
+  private onEndAfterDrain(): void {
+    if (this.queue.waiting === 0 && !this.streamEnded) {
+      this.flush();
+      this.streamEnded = true;
+      this.stream.end();
+    }
+  }
 
   private dispatch(message: Message): void {
     const fn = this.handler.onMessage;
@@ -456,8 +660,7 @@ export class Connection<S = Record<string, unknown>> implements ProtocolSink {
       return;
     }
     if (isThenable(result)) {
-      this.handlerBusy = true;
-      this.backlog.unshift(message); // the head of the backlog is the message in progress
+      this.current = message;
       result.then(this.onHandlerSettled, this.onHandlerRejected);
       return;
     }
@@ -465,22 +668,23 @@ export class Connection<S = Record<string, unknown>> implements ProtocolSink {
   }
 
   private handlerSettled(): void {
-    this.handlerBusy = false;
-    const current = this.backlog.shift();
+    const current = this.current;
+    this.current = undefined;
     current?.done();
-    while (!this.handlerBusy && this.backlog.length > 0 && !this.closed) {
+    while (this.current === undefined && this.backlog.length > 0 && !this.closed) {
       this.dispatch(this.backlog.shift() as Message);
     }
   }
 
   private handlerFailed(error: unknown): void {
     this.report(error);
-    if (this.recovery === "close" && this.core.state === ReadyState.Open) {
+    if (this.recovery === "close" && this.core.canSend) {
       this.close(CloseCode.Internal, "");
     }
   }
 
   private report(error: unknown): void {
+    if (channels.error.hasSubscribers) channels.error.publish({ connection: this, error });
     const fn = this.handler.onError;
     if (fn !== undefined) {
       try {
@@ -494,30 +698,13 @@ export class Connection<S = Record<string, unknown>> implements ProtocolSink {
   }
 
   private written(error?: Error | null): void {
-    const frame = this.inflight[this.inflightHead];
-    if (frame !== undefined) {
-      this.inflight[this.inflightHead] = undefined as unknown as ByteBuffer;
-      this.inflightHead++;
-      this.inflightBytes -= frame.len;
-      this.pool.put(frame);
-      if (this.inflightHead === this.inflight.length) {
-        this.inflight.length = 0;
-        this.inflightHead = 0;
-      } else if (this.inflightHead > 1024 && this.inflightHead * 2 > this.inflight.length) {
-        this.inflight.splice(0, this.inflightHead);
-        this.inflightHead = 0;
-      }
-    }
+    this.queue.written();
     if (error) return;
     this.maybeDrain();
   }
 
   private maybeDrain(): void {
-    if (this.bufferedAmount >= this.highWaterMark) {
-      this.needDrain = true;
-      return;
-    }
-    if (!this.needDrain) return;
+    if (!this.needDrain || this.bufferedAmount >= this.highWaterMark) return;
     this.needDrain = false;
     const fn = this.handler.onDrain;
     if (fn !== undefined) {
@@ -534,13 +721,4 @@ export class Connection<S = Record<string, unknown>> implements ProtocolSink {
     this.closeTimer = setTimeout(destroyStream, this.closeTimeout, this.stream);
     this.closeTimer.unref?.();
   }
-
-  /** @internal The error that failed the connection, if any. */
-  get error(): TidewsError | undefined {
-    return this.core.closeInfo.error;
-  }
-}
-
-function destroyStream(stream: ByteStream): void {
-  stream.destroy();
 }

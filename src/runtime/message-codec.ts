@@ -4,11 +4,14 @@ import { type CodecListener, type Deflater, type Inflater, PENDING } from "../de
 import type { TidewsError } from "../errors.js";
 import type { ProtocolConnection } from "../protocol/connection.js";
 import { MAX_HEADER_SIZE } from "../protocol/frame-encoder.js";
+import type { SharedFrame } from "./shared-frame.js";
 
 /** What the codec needs from the connection it serves. */
 export interface CodecHost {
   /** Reading may resume: the inflate that paused it is done. */
   resumeInput(): void;
+  /** Writes a shared (broadcast) frame; takes over one reference. */
+  writeShared(frame: SharedFrame): void;
 }
 
 /**
@@ -29,6 +32,14 @@ export interface MessageCodec {
   compress(opcode: number, payload: string | Uint8Array, fin: boolean): void;
   /** Sends an uncompressed frame behind the messages still being compressed. */
   enqueuePlain(opcode: number, payload: string | Uint8Array, fin: boolean): void;
+  /** Sends a shared frame behind the messages still being compressed; takes one reference. */
+  enqueueShared(frame: SharedFrame): void;
+  /**
+   * The window a message compressed once for many recipients must fit for this connection, or
+   * `undefined` when this connection must get broadcasts uncompressed: with server context
+   * takeover, the peer's window would include a message our compressor never saw.
+   */
+  readonly sharedWindowBits: number | undefined;
   /** True while outgoing messages wait for a compression. */
   readonly busy: boolean;
   /** Bytes of outgoing messages waiting for compression. */
@@ -48,6 +59,8 @@ class OutgoingJob {
     /** The frame payload with header room in front: set when ready to send. */
     public payload: ByteBuffer | undefined,
     readonly size: number,
+    /** A pre-encoded shared frame instead of a payload. */
+    public shared: SharedFrame | undefined = undefined,
   ) {}
 }
 
@@ -68,12 +81,14 @@ export class DeflateMessageCodec implements MessageCodec, CodecListener {
    * @param deflater - compresses ours; its output has room for a frame header in front
    * @param pool - where payload copies and frames come from
    * @param threshold - messages shorter than this are sent uncompressed
+   * @param sharedWindowBits - see {@link MessageCodec.sharedWindowBits}
    */
   constructor(
     private readonly inflater: Inflater,
     private readonly deflater: Deflater,
     private readonly pool: Pool,
     private readonly threshold: number,
+    readonly sharedWindowBits: number | undefined = undefined,
   ) {}
 
   attach(core: ProtocolConnection, host: CodecHost): void {
@@ -142,6 +157,10 @@ export class DeflateMessageCodec implements MessageCodec, CodecListener {
     this.queued += size;
   }
 
+  enqueueShared(frame: SharedFrame): void {
+    this.queue.push(new OutgoingJob(0, true, false, undefined, 0, frame));
+  }
+
   decompress(opcode: number, data: ByteBuffer, maxSize: number): void {
     const core = this.core as ProtocolConnection;
     void opcode;
@@ -161,6 +180,7 @@ export class DeflateMessageCodec implements MessageCodec, CodecListener {
     this.deflater.close();
     for (const job of this.queue) {
       if (job.payload !== undefined) this.pool.put(job.payload);
+      job.shared?.unref();
     }
     this.queue.length = 0;
     this.queued = 0;
@@ -203,6 +223,13 @@ export class DeflateMessageCodec implements MessageCodec, CodecListener {
     const core = this.core as ProtocolConnection;
     let sent = 0;
     for (const job of this.queue) {
+      if (job.shared !== undefined) {
+        sent++;
+        const frame = job.shared;
+        job.shared = undefined;
+        (this.host as CodecHost).writeShared(frame);
+        continue;
+      }
       const payload = job.payload;
       if (payload === undefined) break;
       sent++;

@@ -4,31 +4,68 @@ import { BufferPool } from "../buffer/buffer-pool.js";
 import type { Pool } from "../buffer/pool.js";
 import { CodecPool } from "../deflate/codec-pool.js";
 import { ConcurrencyLimiter } from "../deflate/concurrency-limiter.js";
-import { negotiateServer, type PerMessageDeflateOptions } from "../deflate/negotiation.js";
+import {
+  codecParams,
+  type DeflateParams,
+  negotiateServer,
+  type PerMessageDeflateOptions,
+} from "../deflate/negotiation.js";
 import { ZlibCodecFactory } from "../deflate/zlib-codec.js";
-import { HandshakeError, isTidewsError } from "../errors.js";
+import { createHandshakeError, HandshakeError } from "../errors.js";
+import { CloseCode } from "../protocol/close-codes.js";
 import { parseExtensions } from "../protocol/extension-header.js";
 import {
   buildRefusal,
   buildResponse,
+  type OutgoingHeaders,
   selectProtocol,
   validateRequest,
 } from "../protocol/handshake.js";
-import { Connection, type Handler } from "../runtime/connection.js";
+import { Broadcaster, type BroadcastOptions } from "../runtime/broadcaster.js";
+import { type BackpressurePolicy, Connection, type Handler } from "../runtime/connection.js";
+import { Heartbeat } from "../runtime/heartbeat.js";
 import { DeflateMessageCodec } from "../runtime/message-codec.js";
+import { ConnectionStats, type ConnectionStatsSnapshot } from "../runtime/stats.js";
 import { attachStream } from "../transport/stream-transport.js";
 
-/** Options of an {@link Upgrader}. */
-export interface UpgraderOptions {
-  /** Largest message accepted, after decompression. Default 16 MiB. */
-  readonly maxMessageSize?: number;
+/** What `authorize` may return: accept (`true`/nothing), refuse with 401 (`false`), or accept with session data. */
+export type AuthorizeResult<S> = boolean | undefined | void | { readonly session: S };
+
+/** Options of an {@link Upgrader} (and of `createServer`). */
+export interface UpgraderOptions<S = Record<string, unknown>> {
   /**
-   * permessage-deflate (RFC 7692): off by default on the server. `true` accepts every valid
-   * client offer with the defaults; an object sets the parameters and the threshold.
+   * Decides whether a request may open a connection; sync or async. Return nothing or `true` to
+   * accept, `{ session }` to accept with session data, `false` to answer 401; throw (or reject
+   * with) an object with `status` (and optional `headers`, `body` or `message`) for any other
+   * HTTP answer. Runs after the WebSocket checks, the origin check and the connection limit.
    */
-  readonly perMessageDeflate?: boolean | PerMessageDeflateOptions;
+  readonly authorize?: (req: IncomingMessage) => AuthorizeResult<S> | Promise<AuthorizeResult<S>>;
+  /**
+   * Allowed `Origin` values (exact, e.g. `"https://example.com"`), or a function deciding. A
+   * request with another origin gets 403. Requests without an Origin header (non-browser
+   * clients) pass. Default: any origin.
+   */
+  readonly origins?:
+    | readonly string[]
+    | ((origin: string | undefined, req: IncomingMessage) => boolean);
   /** Subprotocols the server speaks, in order of preference, or a function that picks one. */
   readonly protocols?: readonly string[] | ((offered: readonly string[]) => string | undefined);
+  /** Extra headers of the 101 response, or a function of the request returning them. */
+  readonly headers?: OutgoingHeaders | ((req: IncomingMessage) => OutgoingHeaders);
+  /**
+   * Milliseconds an upgrade may take, from the `upgrade` event to the 101 (an async `authorize`
+   * counts). Default 10,000. `createServer` also bounds the time to receive the request headers.
+   */
+  readonly handshakeTimeout?: number;
+  /** Largest message accepted, after decompression. Default 16 MiB. */
+  readonly maxMessageSize?: number;
+  /** Open connections at most; beyond, HTTP 503 with `Retry-After`. Default: no limit. */
+  readonly maxConnections?: number;
+  /**
+   * permessage-deflate (RFC 7692): off by default on the server. `true` accepts every valid
+   * client offer with the defaults; an object sets the parameters, the threshold and the level.
+   */
+  readonly perMessageDeflate?: boolean | PerMessageDeflateOptions;
   /** Validate text messages as UTF-8 (RFC 6455 section 8.1). Default `true`. */
   readonly validateUtf8?: boolean;
   /** Answer pings automatically. Default `true`. */
@@ -37,9 +74,47 @@ export interface UpgraderOptions {
   readonly closeTimeout?: number;
   /** What a throwing handler does: `"log"` (default) or `"close"` (1011). */
   readonly recovery?: "log" | "close";
+  /**
+   * Milliseconds of silence after which a connection is pinged; one that does not answer is
+   * terminated, at most `2 * idleTimeout` after its last bytes. One timer for all connections.
+   * Default: off.
+   */
+  readonly idleTimeout?: number;
+  /** Queued bytes per connection beyond which `backpressure` applies. Default 16 MiB; 0: none. */
+  readonly maxBufferedAmount?: number;
+  /** `"close"` (default: close with 1008) or `"drop"` (drop the message and count it). */
+  readonly backpressure?: BackpressurePolicy;
+  /** `send` returns false once this many bytes are queued. Default 64 KiB. */
+  readonly highWaterMark?: number;
   /** The buffer pool; by default each Upgrader has its own. */
   readonly pool?: Pool;
 }
+
+/** Server statistics: connection counters plus the pool's. */
+export interface ServerStats extends ConnectionStatsSnapshot {
+  /** Open connections now. */
+  readonly connections: number;
+  /** The buffer pool's counters. */
+  readonly pool: ReturnType<Pool["stats"]>;
+  /** Upgrade requests refused, by HTTP status. */
+  readonly refused: Readonly<Record<number, number>>;
+}
+
+/** A thrown or rejected `authorize` answer. */
+interface HttpAnswer {
+  readonly status: number;
+  readonly headers?: OutgoingHeaders;
+  readonly body?: string;
+  readonly message?: string;
+}
+
+function isHttpAnswer(v: unknown): v is HttpAnswer {
+  return (
+    typeof v === "object" && v !== null && typeof (v as { status?: unknown }).status === "number"
+  );
+}
+
+const DEFAULT_HANDSHAKE_TIMEOUT = 10_000;
 
 /**
  * Turns HTTP upgrade requests into WebSocket connections. Use it from the `upgrade` event of any
@@ -56,15 +131,20 @@ export class Upgrader<S = Record<string, unknown>> {
   /** The open connections. */
   readonly connections: Set<Connection<S>> = new Set();
   private readonly handler: Handler<S>;
-  private readonly options: UpgraderOptions;
+  private readonly options: UpgraderOptions<S>;
   private readonly deflate: PerMessageDeflateOptions | undefined;
   private readonly codecs: ZlibCodecFactory | undefined;
+  private readonly heartbeat: Heartbeat | undefined;
+  private readonly counters = new ConnectionStats();
+  private readonly refusals = new Map<number, number>();
+  private pendingUpgrades = 0;
+  private shuttingDown = false;
 
   /**
    * @param handler - the application's event handler, shared by every connection
    * @param options - see {@link UpgraderOptions}
    */
-  constructor(handler: Handler<S>, options: UpgraderOptions = {}) {
+  constructor(handler: Handler<S>, options: UpgraderOptions<S> = {}) {
     this.handler = handler;
     this.options = options;
     this.pool = options.pool ?? new BufferPool(256, 1024 * 1024);
@@ -79,76 +159,240 @@ export class Upgrader<S = Record<string, unknown>> {
             codecPool: new CodecPool(),
             deflate: this.deflate,
           });
+    this.heartbeat =
+      options.idleTimeout === undefined ? undefined : new Heartbeat(options.idleTimeout);
+  }
+
+  /** Open connections now. */
+  get size(): number {
+    return this.connections.size;
   }
 
   /**
    * Completes the opening handshake (RFC 6455 section 4.2.2) on `socket` and opens a connection,
-   * or answers with the HTTP error the request deserves and closes the socket.
-   *
-   * @returns the new connection, or `undefined` when the request was refused
+   * or answers with the HTTP error the request deserves and closes the socket. The connection is
+   * handed to `onOpen`.
    */
-  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Connection<S> | undefined {
-    let response: string;
-    let protocol: string | undefined;
-    let extensions: string | undefined;
-    let deflateParams: ReturnType<typeof negotiateServer> = null;
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on("error", ignoreError);
     try {
+      if (this.shuttingDown) {
+        throw createHandshakeError("ERR_HANDSHAKE_SHUTTING_DOWN", 503, undefined, {
+          "Retry-After": "5",
+        });
+      }
+      const max = this.options.maxConnections;
+      if (max !== undefined && this.connections.size + this.pendingUpgrades >= max) {
+        throw createHandshakeError("ERR_HANDSHAKE_TOO_MANY_CONNECTIONS", 503, undefined, {
+          "Retry-After": "1",
+        });
+      }
       const request = validateRequest({
         method: req.method ?? "",
         httpVersion: req.httpVersion,
         headers: req.headers,
       });
-      if (this.options.protocols !== undefined && request.protocols.length > 0) {
-        protocol = selectProtocol(request.protocols, this.options.protocols);
+      const origins = this.options.origins;
+      if (origins !== undefined) {
+        const ok =
+          typeof origins === "function"
+            ? origins(request.origin, req)
+            : request.origin === undefined || origins.includes(request.origin);
+        if (!ok) throw createHandshakeError("ERR_HANDSHAKE_ORIGIN", 403);
       }
-      if (this.deflate !== undefined && request.extensions !== undefined) {
-        const offers = parseExtensions(request.extensions).filter(
-          (o) => o.name === "permessage-deflate",
-        );
-        deflateParams = negotiateServer(offers, this.deflate);
-        extensions = deflateParams?.response;
+      const authorize = this.options.authorize;
+      if (authorize === undefined) {
+        this.finish(req, socket, head, request, undefined);
+        return;
       }
-      response = buildResponse(request.key, { protocol, extensions });
+      const verdict = authorize(req);
+      if (!isPromiseLike(verdict)) {
+        this.finish(req, socket, head, request, verdict);
+        return;
+      }
+      this.pendingUpgrades++;
+      const timeout = this.options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
+      let settled = false;
+      const timer = setTimeout(() => {
+        settled = true;
+        this.pendingUpgrades--;
+        this.refuse(socket, createHandshakeError("ERR_HANDSHAKE_TIMEOUT", 408));
+      }, timeout);
+      verdict.then(
+        (v) => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
+          this.pendingUpgrades--;
+          if (socket.destroyed) return;
+          try {
+            this.finish(req, socket, head, request, v);
+          } catch (error) {
+            this.refuse(socket, error);
+          }
+        },
+        (error: unknown) => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
+          this.pendingUpgrades--;
+          this.refuse(socket, error);
+        },
+      );
     } catch (error) {
       this.refuse(socket, error);
-      return undefined;
     }
-    socket.write(response);
-    let codec: DeflateMessageCodec | undefined;
-    if (deflateParams !== null && this.codecs !== undefined) {
-      const { inflater, deflater } = this.codecs.create(deflateParams.params, "server");
-      codec = new DeflateMessageCodec(inflater, deflater, this.pool, this.codecs.threshold);
+  }
+
+  /**
+   * Sends `data` to every connection in `conns`, encoded (and compressed) once per variant.
+   *
+   * @returns how many connections it was queued for
+   */
+  broadcast(
+    conns: Iterable<Connection<S>>,
+    data: string | Uint8Array,
+    options?: Omit<BroadcastOptions, "pool">,
+  ): number {
+    const b = new Broadcaster(data, { ...options, pool: this.pool });
+    try {
+      for (const conn of conns) b.broadcast(conn as Connection<unknown>);
+    } finally {
+      b.release();
     }
-    const conn = new Connection<S>(socket, this.handler, {
-      role: "server",
-      pool: this.pool,
-      maxMessageSize: this.options.maxMessageSize,
-      autoPong: this.options.autoPong,
-      validateUtf8: this.options.validateUtf8,
-      closeTimeout: this.options.closeTimeout,
-      recovery: this.options.recovery,
-      codec,
-      protocol,
-      extensions,
-      remoteAddress: (socket as { remoteAddress?: string }).remoteAddress,
-      registry: this.connections as unknown as Set<Connection<never>>,
-    });
-    attachStream(socket, conn);
-    conn.open(head);
-    return conn;
+    return b.delivered;
   }
 
   /** Starts the close handshake on every open connection. */
-  closeAll(code = 1001, reason = ""): void {
+  closeAll(code: number = CloseCode.GoingAway, reason = ""): void {
     for (const conn of this.connections) conn.close(code, reason);
   }
 
-  private refuse(socket: Duplex, error: unknown): void {
-    if (error instanceof HandshakeError) {
-      socket.end(buildRefusal(error.status, error.headers, error.message));
-    } else {
-      const message = isTidewsError(error) ? error.message : "internal error";
-      socket.end(buildRefusal(500, {}, message));
+  /**
+   * Graceful shutdown: refuses new upgrades (503), sends 1001 to every connection, lets what is
+   * queued flush, and waits up to `timeout` ms for the peers to close; then terminates the rest.
+   */
+  async shutdown(timeout = 5000, reason = "server shutting down"): Promise<void> {
+    this.shuttingDown = true;
+    this.closeAll(CloseCode.GoingAway, reason);
+    if (this.connections.size > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          clearInterval(check);
+          for (const conn of this.connections) conn.terminate();
+          resolve();
+        }, timeout);
+        // Not unref'd: whoever awaits the shutdown keeps the process alive until it is done.
+        const check = setInterval(() => {
+          if (this.connections.size === 0) {
+            clearInterval(check);
+            clearTimeout(timer);
+            resolve();
+          }
+        }, 10);
+      });
     }
+    this.heartbeat?.stop();
+  }
+
+  /** Counters since start. */
+  stats(): ServerStats {
+    return {
+      ...this.counters.snapshot(),
+      connections: this.connections.size,
+      pool: this.pool.stats(),
+      refused: Object.fromEntries(this.refusals),
+    };
+  }
+
+  private finish(
+    req: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    request: ReturnType<typeof validateRequest>,
+    verdict: AuthorizeResult<S>,
+  ): void {
+    if (verdict === false) throw createHandshakeError("ERR_HANDSHAKE_UNAUTHORIZED", 401);
+    const session = typeof verdict === "object" && verdict !== null ? verdict.session : undefined;
+    let protocol: string | undefined;
+    let extensions: string | undefined;
+    let deflateParams: DeflateParams | undefined;
+    if (this.options.protocols !== undefined && request.protocols.length > 0) {
+      protocol = selectProtocol(request.protocols, this.options.protocols);
+    }
+    if (this.deflate !== undefined && request.extensions !== undefined) {
+      const negotiated = negotiateServer(parseExtensions(request.extensions), this.deflate);
+      if (negotiated !== null) {
+        deflateParams = negotiated.params;
+        extensions = negotiated.response;
+      }
+    }
+    const extra = this.options.headers;
+    const headers = typeof extra === "function" ? extra(req) : extra;
+    const response = buildResponse(request.key, { protocol, extensions, headers });
+    socket.removeListener("error", ignoreError);
+    socket.write(response);
+    let codec: DeflateMessageCodec | undefined;
+    if (deflateParams !== undefined && this.codecs !== undefined) {
+      const { inflater, deflater } = this.codecs.create(deflateParams, "server");
+      const p = codecParams(deflateParams, "server");
+      codec = new DeflateMessageCodec(
+        inflater,
+        deflater,
+        this.pool,
+        this.codecs.threshold,
+        p.deflateNoContextTakeover ? p.deflateWindowBits : undefined,
+      );
+    }
+    const o = this.options;
+    const conn = new Connection<S>(socket, this.handler, {
+      role: "server",
+      pool: this.pool,
+      maxMessageSize: o.maxMessageSize,
+      autoPong: o.autoPong,
+      validateUtf8: o.validateUtf8,
+      closeTimeout: o.closeTimeout,
+      recovery: o.recovery,
+      highWaterMark: o.highWaterMark,
+      maxBufferedAmount: o.maxBufferedAmount,
+      backpressure: o.backpressure,
+      codec,
+      protocol,
+      extensions,
+      session,
+      remoteAddress: (socket as { remoteAddress?: string }).remoteAddress,
+      registry: this.connections as unknown as Set<Connection<never>>,
+      stats: this.counters,
+      heartbeat: this.heartbeat,
+    });
+    attachStream(socket, conn);
+    conn.open(head);
+  }
+
+  private refuse(socket: Duplex, error: unknown): void {
+    let status = 500;
+    let text: string;
+    if (error instanceof HandshakeError) {
+      status = error.status;
+      text = buildRefusal(status, error.headers as OutgoingHeaders, error.message);
+    } else if (isHttpAnswer(error)) {
+      status = error.status;
+      text = buildRefusal(status, error.headers ?? {}, error.body ?? error.message ?? "");
+    } else {
+      text = buildRefusal(500, {}, "internal error");
+    }
+    this.refusals.set(status, (this.refusals.get(status) ?? 0) + 1);
+    if (socket.destroyed) return;
+    socket.end(text);
+    // A peer that never reads must not keep the socket: destroy once the answer is flushed.
+    socket.once("finish", () => socket.destroy());
   }
 }
+
+function isPromiseLike<T>(v: unknown): v is PromiseLike<T> {
+  return (
+    typeof v === "object" && v !== null && typeof (v as { then?: unknown }).then === "function"
+  );
+}
+
+function ignoreError(): void {}
