@@ -61,169 +61,173 @@ async function checkEchoes(
   });
 }
 
-describe(`Python websockets ${found?.version ?? ""} client -> tidews server`, options, () => {
-  let server: InteropServer;
-  let py: PythonPeer;
-  before(async () => {
-    server = await startInteropServer({ protocols: ["chat.v2", "chat.v1"] });
-    py = new PythonPeer(python, "client.py");
-  });
-  after(async () => {
-    await py?.stop();
-    await server?.close();
-  });
+describe(
+  `Python websockets${found ? ` ${found.version}` : ""} client -> tidews server`,
+  options,
+  () => {
+    let server: InteropServer;
+    let py: PythonPeer;
+    before(async () => {
+      server = await startInteropServer({ protocols: ["chat.v2", "chat.v1"] });
+      py = new PythonPeer(python, "client.py");
+    });
+    after(async () => {
+      await py?.stop();
+      await server?.close();
+    });
 
-  it("echoes text and binary of 0 B to 16 MiB byte for byte", TIMEOUT, async () => {
-    const { peer } = await connect(py, server);
-    await checkEchoes(py, peer, sizeMatrix());
-    await py.request("close");
-  });
+    it("echoes text and binary of 0 B to 16 MiB byte for byte", TIMEOUT, async () => {
+      const { peer } = await connect(py, server);
+      await checkEchoes(py, peer, sizeMatrix());
+      await py.request("close");
+    });
 
-  it("carries unicode text unchanged", async () => {
-    const { peer } = await connect(py, server);
-    for (const text of UNICODE_SAMPLES) {
-      await py.request("send", { kind: "text", hex: hex(text) });
-      const echo = await py.request("recv");
-      assert.equal(echo.kind, "text");
-      assert.equal(Buffer.from(echo.hex as string, "hex").toString("utf8"), text);
-    }
-    assert.deepEqual(
-      peer.received.map((r) => r.sha256),
-      UNICODE_SAMPLES.map((t) => sha256(Buffer.from(t))),
-    );
-    await py.request("close");
-  });
+    it("carries unicode text unchanged", async () => {
+      const { peer } = await connect(py, server);
+      for (const text of UNICODE_SAMPLES) {
+        await py.request("send", { kind: "text", hex: hex(text) });
+        const echo = await py.request("recv");
+        assert.equal(echo.kind, "text");
+        assert.equal(Buffer.from(echo.hex as string, "hex").toString("utf8"), text);
+      }
+      assert.deepEqual(
+        peer.received.map((r) => r.sha256),
+        UNICODE_SAMPLES.map((t) => sha256(Buffer.from(t))),
+      );
+      await py.request("close");
+    });
 
-  it("assembles messages Python sends in fragments (iterable and async iterator)", async () => {
-    const { peer } = await connect(py, server);
-    // Python sends str fragments, each encoded on its own: cut on character boundaries.
-    const chars = ["Python ", "fragments ", "𝄞", " and € split"];
-    await py.request("send_fragments", { kind: "text", parts: chars.map(hex) });
-    const bin = binaryPayload(200_000, 11);
-    const binParts = [bin.subarray(0, 1), bin.subarray(1, 65_536), bin.subarray(65_536)];
-    await py.request("send_fragments", { kind: "binary", parts: binParts.map(hex), async: true });
-    const t = await py.request("recv");
-    assert.equal(Buffer.from(t.hex as string, "hex").toString(), chars.join(""));
-    const b = await py.request("recv");
-    assert.equal(b.kind, "binary");
-    assert.ok(Buffer.from(b.hex as string, "hex").equals(bin));
-    assert.equal(peer.received.length, 2, "one message per fragmented message");
-    assert.equal(peer.received[0]?.sha256, sha256(Buffer.from(chars.join(""))));
-    assert.equal(peer.received[1]?.sha256, sha256(bin));
-    await py.request("close");
-  });
+    it("assembles messages Python sends in fragments (iterable and async iterator)", async () => {
+      const { peer } = await connect(py, server);
+      // Python sends str fragments, each encoded on its own: cut on character boundaries.
+      const chars = ["Python ", "fragments ", "𝄞", " and € split"];
+      await py.request("send_fragments", { kind: "text", parts: chars.map(hex) });
+      const bin = binaryPayload(200_000, 11);
+      const binParts = [bin.subarray(0, 1), bin.subarray(1, 65_536), bin.subarray(65_536)];
+      await py.request("send_fragments", { kind: "binary", parts: binParts.map(hex), async: true });
+      const t = await py.request("recv");
+      assert.equal(Buffer.from(t.hex as string, "hex").toString(), chars.join(""));
+      const b = await py.request("recv");
+      assert.equal(b.kind, "binary");
+      assert.ok(Buffer.from(b.hex as string, "hex").equals(bin));
+      assert.equal(peer.received.length, 2, "one message per fragmented message");
+      assert.equal(peer.received[0]?.sha256, sha256(Buffer.from(chars.join(""))));
+      assert.equal(peer.received[1]?.sha256, sha256(bin));
+      await py.request("close");
+    });
 
-  it("sends fragmented messages that Python assembles", async () => {
-    const { peer } = await connect(py, server);
-    const bytes = Buffer.from("tidews 😀 fragments", "utf8");
-    const cut = bytes.indexOf(Buffer.from("😀")) + 3; // inside the character
-    peer.conn.send(bytes.subarray(0, cut), { binary: false, fin: false });
-    peer.conn.send(bytes.subarray(cut), { binary: false, fin: true });
-    const bin = binaryPayload(100_000, 5);
-    peer.conn.send(bin.subarray(0, 10), { fin: false });
-    peer.conn.ping("between");
-    peer.conn.send(bin.subarray(10, 10), { fin: false });
-    peer.conn.send(bin.subarray(10), { fin: true });
-    const t = await py.request("recv");
-    assert.equal(t.kind, "text");
-    assert.ok(Buffer.from(t.hex as string, "hex").equals(bytes));
-    const b = await py.request("recv");
-    assert.equal(b.kind, "binary");
-    assert.ok(Buffer.from(b.hex as string, "hex").equals(bin));
-    await peer.until(() => peer.pongs.length === 1);
-    assert.equal(String(peer.pongs[0]), "between");
-    await py.request("close");
-  });
+    it("sends fragmented messages that Python assembles", async () => {
+      const { peer } = await connect(py, server);
+      const bytes = Buffer.from("tidews 😀 fragments", "utf8");
+      const cut = bytes.indexOf(Buffer.from("😀")) + 3; // inside the character
+      peer.conn.send(bytes.subarray(0, cut), { binary: false, fin: false });
+      peer.conn.send(bytes.subarray(cut), { binary: false, fin: true });
+      const bin = binaryPayload(100_000, 5);
+      peer.conn.send(bin.subarray(0, 10), { fin: false });
+      peer.conn.ping("between");
+      peer.conn.send(bin.subarray(10, 10), { fin: false });
+      peer.conn.send(bin.subarray(10), { fin: true });
+      const t = await py.request("recv");
+      assert.equal(t.kind, "text");
+      assert.ok(Buffer.from(t.hex as string, "hex").equals(bytes));
+      const b = await py.request("recv");
+      assert.equal(b.kind, "binary");
+      assert.ok(Buffer.from(b.hex as string, "hex").equals(bin));
+      await peer.until(() => peer.pongs.length === 1);
+      assert.equal(String(peer.pongs[0]), "between");
+      await py.request("close");
+    });
 
-  it("answers pings with their payloads, in both directions", async () => {
-    const { peer } = await connect(py, server);
-    const payloads = [Buffer.alloc(0), Buffer.from([0xff]), randomBytes(125), Buffer.from("ŝ")];
-    // Python's ping() resolves only on a pong that carries the same payload.
-    for (const p of payloads) await py.request("ping", { hex: hex(p) });
-    assert.deepEqual(peer.pings, payloads);
-    for (const p of payloads) peer.conn.ping(p);
-    await peer.until(() => peer.pongs.length === payloads.length);
-    assert.deepEqual(peer.pongs, payloads);
-    await py.request("pong", { hex: hex("unsolicited") });
-    await peer.until(() => peer.pongs.length === payloads.length + 1);
-    assert.equal(String(peer.pongs.at(-1)), "unsolicited");
-    await py.request("close");
-  });
+    it("answers pings with their payloads, in both directions", async () => {
+      const { peer } = await connect(py, server);
+      const payloads = [Buffer.alloc(0), Buffer.from([0xff]), randomBytes(125), Buffer.from("ŝ")];
+      // Python's ping() resolves only on a pong that carries the same payload.
+      for (const p of payloads) await py.request("ping", { hex: hex(p) });
+      assert.deepEqual(peer.pings, payloads);
+      for (const p of payloads) peer.conn.ping(p);
+      await peer.until(() => peer.pongs.length === payloads.length);
+      assert.deepEqual(peer.pongs, payloads);
+      await py.request("pong", { hex: hex("unsolicited") });
+      await peer.until(() => peer.pongs.length === payloads.length + 1);
+      assert.equal(String(peer.pongs.at(-1)), "unsolicited");
+      await py.request("close");
+    });
 
-  it("close from Python: the server sees the code and reason", async () => {
-    const { peer } = await connect(py, server);
-    const reason = "Python leaves — ünï";
-    const seen = await py.request("close", { code: 4000, reason });
-    const info = await peer.closed();
-    assert.equal(info.code, 4000);
-    assert.equal(info.reason, reason);
-    assert.equal(info.wasClean, true);
-    assert.equal(seen.code, 4000, "the server answers with the same code");
-  });
+    it("close from Python: the server sees the code and reason", async () => {
+      const { peer } = await connect(py, server);
+      const reason = "Python leaves — ünï";
+      const seen = await py.request("close", { code: 4000, reason });
+      const info = await peer.closed();
+      assert.equal(info.code, 4000);
+      assert.equal(info.reason, reason);
+      assert.equal(info.wasClean, true);
+      assert.equal(seen.code, 4000, "the server answers with the same code");
+    });
 
-  it("close from the server: Python sees the code and reason", async () => {
-    const { peer } = await connect(py, server);
-    const waiting = py.request("wait_closed");
-    const reason = `server leaves ✓ ${"r".repeat(100)}`;
-    peer.conn.close(4002, reason);
-    const seen = await waiting;
-    assert.equal(seen.unexpected, undefined);
-    assert.equal(seen.code, 4002);
-    assert.equal(seen.reason, reason);
-    const info = await peer.closed();
-    assert.equal(info.wasClean, true);
-    assert.equal(info.code, 4002, "Python echoes the code");
-  });
+    it("close from the server: Python sees the code and reason", async () => {
+      const { peer } = await connect(py, server);
+      const waiting = py.request("wait_closed");
+      const reason = `server leaves ✓ ${"r".repeat(100)}`;
+      peer.conn.close(4002, reason);
+      const seen = await waiting;
+      assert.equal(seen.unexpected, undefined);
+      assert.equal(seen.code, 4002);
+      assert.equal(seen.reason, reason);
+      const info = await peer.closed();
+      assert.equal(info.wasClean, true);
+      assert.equal(info.code, 4002, "Python echoes the code");
+    });
 
-  it("a refused handshake is a refusal for Python", async () => {
-    const before = server.peers.length;
-    const answer = await py.request("connect", { url: server.url("/refuse/me") });
-    assert.equal(answer.refused, 403);
-    assert.equal(server.peers.length, before);
-    assert.equal(server.refusals.count, 1);
-  });
+    it("a refused handshake is a refusal for Python", async () => {
+      const before = server.peers.length;
+      const answer = await py.request("connect", { url: server.url("/refuse/me") });
+      assert.equal(answer.refused, 403);
+      assert.equal(server.peers.length, before);
+      assert.equal(server.refusals.count, 1);
+    });
 
-  it("selects a subprotocol among Python's", async () => {
-    const { answer, peer } = await connect(py, server, { subprotocols: ["chat.v1", "chat.v2"] });
-    assert.equal(answer.subprotocol, "chat.v1");
-    assert.equal(peer.conn.protocol, "chat.v1");
-    await py.request("close");
-    const none = await connect(py, server, { subprotocols: ["other"] });
-    assert.equal(none.answer.subprotocol, null);
-    assert.equal(none.peer.conn.protocol, "");
-    await py.request("close");
-  });
+    it("selects a subprotocol among Python's", async () => {
+      const { answer, peer } = await connect(py, server, { subprotocols: ["chat.v1", "chat.v2"] });
+      assert.equal(answer.subprotocol, "chat.v1");
+      assert.equal(peer.conn.protocol, "chat.v1");
+      await py.request("close");
+      const none = await connect(py, server, { subprotocols: ["other"] });
+      assert.equal(none.answer.subprotocol, null);
+      assert.equal(none.peer.conn.protocol, "");
+      await py.request("close");
+    });
 
-  it("keeps the order of 10,000 small messages, both ways", TIMEOUT, async () => {
-    const { peer } = await connect(py, server);
-    const up = await py.request("burst", { n: 10_000 });
-    assert.deepEqual(up, { ...up, in_order: true, count: 10_000 });
-    assert.equal(peer.received.length, 10_000);
-    assert.equal(peer.texts()[9_999], "burst 9999");
-    peer.echo = false;
-    const down = py.request("recv_burst", { prefix: "down", n: 10_000 });
-    for (let i = 0; i < 10_000; i++) peer.conn.send(`down ${i}`);
-    assert.deepEqual(await down, { ...(await down), in_order: true, count: 10_000 });
-    await py.request("close");
-  });
+    it("keeps the order of 10,000 small messages, both ways", TIMEOUT, async () => {
+      const { peer } = await connect(py, server);
+      const up = await py.request("burst", { n: 10_000 });
+      assert.deepEqual(up, { ...up, in_order: true, count: 10_000 });
+      assert.equal(peer.received.length, 10_000);
+      assert.equal(peer.texts()[9_999], "burst 9999");
+      peer.echo = false;
+      const down = py.request("recv_burst", { prefix: "down", n: 10_000 });
+      for (let i = 0; i < 10_000; i++) peer.conn.send(`down ${i}`);
+      assert.deepEqual(await down, { ...(await down), in_order: true, count: 10_000 });
+      await py.request("close");
+    });
 
-  it("serves 1,000 concurrent Python connections", TIMEOUT, async (t) => {
-    const n = 1000;
-    const limit = openFileLimit();
-    if (limit < n + 200) {
-      const why = `ulimit -n is ${limit}, below ${n + 200}`;
-      if (UNDER_CI) assert.fail(why);
-      t.skip(why);
-      return;
-    }
-    const start = server.peers.length;
-    const answer = await py.request("many", { url: server.url("/many"), n });
-    assert.equal(answer.ok_count, n);
-    assert.equal(server.peers.length - start, n);
-    await Promise.all(server.peers.slice(start).map((p) => p.closed()));
-    assert.equal(server.upgrader.connections.size, 0);
-  });
-});
+    it("serves 1,000 concurrent Python connections", TIMEOUT, async (t) => {
+      const n = 1000;
+      const limit = openFileLimit();
+      if (limit < n + 200) {
+        const why = `ulimit -n is ${limit}, below ${n + 200}`;
+        if (UNDER_CI) assert.fail(why);
+        t.skip(why);
+        return;
+      }
+      const start = server.peers.length;
+      const answer = await py.request("many", { url: server.url("/many"), n });
+      assert.equal(answer.ok_count, n);
+      assert.equal(server.peers.length - start, n);
+      await Promise.all(server.peers.slice(start).map((p) => p.closed()));
+      assert.equal(server.upgrader.connections.size, 0);
+    });
+  },
+);
 
 interface DeflateCase {
   readonly name: string;
