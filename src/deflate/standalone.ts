@@ -28,8 +28,8 @@ export function deflateStandalone(
   });
   const n = out.length - EMPTY_TAIL;
   const buf = pool.get(headroom + n);
-  buf.off = headroom;
-  buf.end = headroom;
-  buf.write(out.subarray(0, n));
+  // Room for the header, then the payload; the read offset skips the room.
+  buf.extend(headroom + n).set(out.subarray(0, n), headroom);
+  buf.off += headroom;
   return buf;
 }

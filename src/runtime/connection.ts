@@ -440,9 +440,11 @@ export class Connection<S = Record<string, unknown>> implements ProtocolSink, He
     }
     this.cork();
     if (this.stats !== undefined) this.stats.wireBytesOut += frame.len;
-    // RFC 6455 section 5.5: control opcodes have the high bit of the opcode set.
-    const control = ((frame.storage[frame.off] as number) & 0x08) !== 0;
-    this.queue.push(frame, control);
+    // Pings and pongs overtake data waiting for the stream (RFC 6455 section 5.4 lets control
+    // frames sit between the frames of a message). A close frame does not: it must follow every
+    // data frame queued before it (section 5.5.1), and the close timer bounds its wait.
+    const opcode = (frame.storage[frame.off] as number) & 0x0f;
+    this.queue.push(frame, opcode === Opcode.Ping || opcode === Opcode.Pong);
   }
 
   /** @internal */

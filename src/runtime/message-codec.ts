@@ -149,10 +149,11 @@ export class DeflateMessageCodec implements MessageCodec, CodecListener {
   enqueuePlain(opcode: number, payload: string | Uint8Array, fin: boolean): void {
     const size = typeof payload === "string" ? Buffer.byteLength(payload) : payload.byteLength;
     const buf = this.pool.get(MAX_HEADER_SIZE + size);
-    buf.off = MAX_HEADER_SIZE;
-    buf.end = MAX_HEADER_SIZE;
-    if (typeof payload === "string") buf.writeString(payload);
-    else buf.write(payload);
+    // Room for the header, then the payload; the read offset skips the room.
+    const view = buf.extend(MAX_HEADER_SIZE + size);
+    if (typeof payload === "string") view.write(payload, MAX_HEADER_SIZE, size, "utf8");
+    else view.set(payload, MAX_HEADER_SIZE);
+    buf.off += MAX_HEADER_SIZE;
     this.queue.push(new OutgoingJob(opcode, fin, false, buf, size));
     this.queued += size;
   }

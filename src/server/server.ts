@@ -30,7 +30,7 @@ export interface ServerOptions<S = Record<string, unknown>> extends UpgraderOpti
 }
 
 function defaultRequest(_req: IncomingMessage, res: ServerResponse): void {
-  res.writeHead(426, { "content-type": "text/plain", upgrade: "websocket", connection: "Upgrade" });
+  res.writeHead(426, { "content-type": "text/plain", upgrade: "websocket" });
   res.end("426 Upgrade Required: this is a WebSocket endpoint\n");
 }
 

@@ -29,6 +29,7 @@ import { ConnectionStats, type ConnectionStatsSnapshot } from "../runtime/stats.
 import { attachStream } from "../transport/stream-transport.js";
 
 /** What `authorize` may return: accept (`true`/nothing), refuse with 401 (`false`), or accept with session data. */
+// biome-ignore lint/suspicious/noConfusingVoidType: a handler that returns nothing accepts.
 export type AuthorizeResult<S> = boolean | undefined | void | { readonly session: S };
 
 /** Options of an {@link Upgrader} (and of `createServer`). */
