@@ -1,0 +1,113 @@
+// Every example runs as a user would run it, so none can rot.
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import { once } from "node:events";
+import { describe, it } from "node:test";
+import WebSocket from "ws";
+
+const root = new URL("../../", import.meta.url);
+
+async function run(file: string): Promise<{ child: ChildProcess; port: number }> {
+  const child = spawn(process.execPath, ["--import", "tsx", `examples/${file}`, "0"], {
+    cwd: root,
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  let out = "";
+  while (!/listening (\d+)\n/.test(out)) {
+    const [chunk] = (await once(child.stdout as NodeJS.ReadableStream, "data")) as [Buffer];
+    out += chunk.toString();
+  }
+  return { child, port: Number(/listening (\d+)/.exec(out)?.[1]) };
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  const exited = once(child, "exit");
+  child.kill("SIGTERM");
+  const [code] = await exited;
+  assert.equal(code, 0, "exits cleanly");
+}
+
+function collect(ws: WebSocket, n: number): Promise<string[]> {
+  const got: string[] = [];
+  return new Promise((resolve) => {
+    ws.on("message", (d: Buffer) => {
+      got.push(d.toString());
+      if (got.length === n) resolve(got);
+    });
+  });
+}
+
+describe("examples", () => {
+  it("echo-server.ts echoes", async () => {
+    const { child, port } = await run("echo-server.ts");
+    const ws = new WebSocket(`ws://127.0.0.1:${port}`);
+    const got = collect(ws, 1);
+    await once(ws, "open");
+    ws.send("hi");
+    assert.deepEqual(await got, ["hi"]);
+    ws.terminate();
+    await stop(child);
+  });
+
+  it("express-style-upgrade.ts serves HTTP and upgrades /ws", async () => {
+    const { child, port } = await run("express-style-upgrade.ts");
+    const res = await fetch(`http://127.0.0.1:${port}/hello`);
+    assert.equal(await res.text(), "plain HTTP route: /hello\n");
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`);
+    const got = collect(ws, 2);
+    await once(ws, "open");
+    ws.send("shout");
+    const [welcome, upper] = await got;
+    assert.match(welcome ?? "", /^welcome/);
+    assert.equal(upper, "SHOUT");
+    ws.terminate();
+    await stop(child);
+  });
+
+  it("auth-and-session.ts accepts a known token and refuses others with 401", async () => {
+    const { child, port } = await run("auth-and-session.ts");
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/?token=secret-alice`);
+    const got = collect(ws, 2);
+    await once(ws, "open");
+    ws.send("hi");
+    assert.deepEqual(await got, ["hello alice", "alice: hi"]);
+    ws.terminate();
+    const bad = new WebSocket(`ws://127.0.0.1:${port}/?token=nope`);
+    bad.on("error", () => {});
+    const [, response] = (await once(bad, "unexpected-response")) as [
+      unknown,
+      { statusCode: number },
+    ];
+    assert.equal(response.statusCode, 401);
+    await stop(child);
+  });
+
+  it("broadcast.ts reaches every client, compressed or not", async () => {
+    const { child, port } = await run("broadcast.ts");
+    const a = new WebSocket(`ws://127.0.0.1:${port}`, {
+      perMessageDeflate: { serverNoContextTakeover: true },
+    });
+    const b = new WebSocket(`ws://127.0.0.1:${port}`, { perMessageDeflate: false });
+    await Promise.all([once(a, "open"), once(b, "open")]);
+    const text = "news ".repeat(500);
+    const got = Promise.all([collect(a, 1), collect(b, 1)]);
+    a.send(text);
+    assert.deepEqual(await got, [[text], [text]]);
+    a.terminate();
+    b.terminate();
+    await stop(child);
+  });
+
+  it("backpressure.ts streams all chunks to a reader, then closes with 1000", async () => {
+    const { child, port } = await run("backpressure.ts");
+    const ws = new WebSocket(`ws://127.0.0.1:${port}`);
+    let bytes = 0;
+    ws.on("message", (d: Buffer) => {
+      bytes += d.length;
+    });
+    const [code] = await once(ws, "close");
+    assert.equal(code, 1000);
+    assert.equal(bytes, 64 * 16 * 1024);
+    await stop(child);
+  });
+});
