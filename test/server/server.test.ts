@@ -424,7 +424,14 @@ describe("backpressure", () => {
 
   it("lets a pong through while data waits for a reader that does not read", async () => {
     let conn: Connection | undefined;
-    const { port } = await start({ onOpen: (c) => (conn = c) }, { maxBufferedAmount: 0 });
+    const { port } = await start(
+      {
+        onOpen(c) {
+          conn = c;
+        },
+      },
+      { maxBufferedAmount: 0 },
+    );
     const { socket } = await rawConnect(port);
     while (conn === undefined) await new Promise((r) => setImmediate(r));
     socket.pause();
