@@ -60,6 +60,36 @@ export interface Handler<S = Record<string, unknown>> {
   onDrain?(conn: Connection<S>): void;
 }
 
+/**
+ * The pub/sub registry a connection belongs to (implemented by the topic index; the connection
+ * only delegates). `except` is a connection to skip (a publish from a connection skips its sender).
+ */
+export interface TopicHost {
+  subscribe(conn: Connection<never>, topic: string): boolean;
+  unsubscribe(conn: Connection<never>, topic: string): boolean;
+  topicsOf(conn: Connection<never>): ReadonlySet<string>;
+  publish(
+    topic: string,
+    data: string | Uint8Array,
+    options: PublishOptions | undefined,
+    except: Connection<never> | undefined,
+  ): number;
+  /** The connection closed: drop all its subscriptions. */
+  removeAll(conn: Connection<never>): void;
+}
+
+/** Options of {@link Connection.publish}. */
+export interface PublishOptions {
+  /** Send as binary (default for buffers) or text (default for strings). */
+  readonly binary?: boolean;
+  /** Compress (for recipients where a shared compressed frame is allowed). */
+  readonly compress?: boolean;
+  /** `conn.publish` skips the sender unless this is true. */
+  readonly includeSelf?: boolean;
+}
+
+const NO_TOPICS: ReadonlySet<string> = new Set();
+
 /** What happens when a connection's queued bytes pass `maxBufferedAmount`. */
 export type BackpressurePolicy = "close" | "drop";
 
@@ -97,6 +127,8 @@ export interface ConnectionOptions {
   readonly heartbeat?: Heartbeat;
   /** Initial session data (from `authorize`). */
   readonly session?: unknown;
+  /** The pub/sub registry of the server. */
+  readonly topics?: TopicHost;
 }
 
 /** Options of {@link Connection.send}. */
@@ -167,6 +199,7 @@ export class Connection<S = Record<string, unknown>> implements ProtocolSink, He
   private readonly registry: Set<Connection<never>> | undefined;
   private readonly stats: ConnectionStats | undefined;
   private readonly heartbeat: Heartbeat | undefined;
+  private readonly topicHost: TopicHost | undefined;
 
   private corked = false;
   private needDrain = false;
@@ -204,6 +237,7 @@ export class Connection<S = Record<string, unknown>> implements ProtocolSink, He
     this.registry = options.registry;
     this.stats = options.stats;
     this.heartbeat = options.heartbeat;
+    this.topicHost = options.topics;
     this.session = (options.session ?? {}) as S;
     this.core = new ProtocolConnection(this, {
       role: options.role,
@@ -317,6 +351,47 @@ export class Connection<S = Record<string, unknown>> implements ProtocolSink, He
       this.stats.bytesOut += size;
     }
     return this.underHighWaterMark();
+  }
+
+  // --- Pub/sub --------------------------------------------------------------------------------
+
+  /**
+   * Subscribes to `topic`; messages published to it reach this connection, in publish order.
+   *
+   * @returns false when already subscribed
+   * @throws {@link UsageError} `ERR_WS_INVALID_STATE` on a connection without a topic registry
+   */
+  subscribe(topic: string): boolean {
+    return this.topicRegistry().subscribe(this as unknown as Connection<never>, topic);
+  }
+
+  /** Unsubscribes from `topic`; false when not subscribed. */
+  unsubscribe(topic: string): boolean {
+    return this.topicRegistry().unsubscribe(this as unknown as Connection<never>, topic);
+  }
+
+  /** The topics this connection is subscribed to. */
+  get topics(): ReadonlySet<string> {
+    return this.topicHost?.topicsOf(this as unknown as Connection<never>) ?? NO_TOPICS;
+  }
+
+  /**
+   * Publishes to every subscriber of `topic`, skipping this connection unless
+   * `options.includeSelf`.
+   *
+   * @returns the number of local recipients it was queued for
+   */
+  publish(topic: string, data: string | Uint8Array, options?: PublishOptions): number {
+    const except =
+      options?.includeSelf === true ? undefined : (this as unknown as Connection<never>);
+    return this.topicRegistry().publish(topic, data, options, except);
+  }
+
+  private topicRegistry(): TopicHost {
+    if (this.topicHost === undefined) {
+      throw createError("ERR_WS_INVALID_STATE", "this connection has no topic registry");
+    }
+    return this.topicHost;
   }
 
   /** Sends a ping with up to 125 bytes of payload. */
@@ -546,6 +621,7 @@ export class Connection<S = Record<string, unknown>> implements ProtocolSink, He
     this.backlog.length = 0;
     this.registry?.delete(this as unknown as Connection<never>);
     this.heartbeat?.delete(this);
+    this.topicHost?.removeAll(this as unknown as Connection<never>);
     let info = this.core.closeInfo;
     if (info.error === undefined && this.closeInfoError !== undefined) {
       info = { ...info, error: this.closeInfoError };
