@@ -426,6 +426,28 @@ export class ProtocolConnection implements FrameSink {
   }
 
   /**
+   * Sends `payload` as one message cut into frames of at most `fragmentSize` bytes (RFC 6455
+   * section 5.4); the first carries the opcode, the rest are continuations.
+   *
+   * @throws {@link UsageError} `ERR_INVALID_ARGUMENT` for a fragment size below 1;
+   *   `ERR_WS_NOT_OPEN` after a close frame was sent or received
+   */
+  sendFragmented(opcode: number, payload: Uint8Array, fragmentSize: number): void {
+    if (!Number.isInteger(fragmentSize) || fragmentSize < 1) {
+      throw createError("ERR_INVALID_ARGUMENT", `fragmentSize must be >= 1, got ${fragmentSize}`);
+    }
+    const n = payload.byteLength;
+    if (n <= fragmentSize) {
+      this.send(opcode, payload, true, false);
+      return;
+    }
+    for (let at = 0; at < n; at += fragmentSize) {
+      const end = Math.min(n, at + fragmentSize);
+      this.send(opcode, payload.subarray(at, end), end === n, false);
+    }
+  }
+
+  /**
    * Sends several buffers as one message (or fragment) without concatenating them first.
    *
    * @throws {@link UsageError} `ERR_WS_NOT_OPEN` after a close frame was sent or received

@@ -139,6 +139,8 @@ export interface SendOptions {
   readonly compress?: boolean;
   /** `false` sends a fragment; the message continues with the next `send`. Default `true`. */
   readonly fin?: boolean;
+  /** Cut the message into frames of at most this many bytes (sent uncompressed). */
+  readonly fragmentSize?: number;
 }
 
 /** The default close timeout: 5 s. */
@@ -299,7 +301,11 @@ export class Connection<S = Record<string, unknown>> implements ProtocolSink, He
     }
     if (!this.admit(payload)) return false;
     const codec = this.codec;
-    if (codec === undefined) {
+    const fragmentSize = options?.fragmentSize;
+    if (fragmentSize !== undefined && fin && !codec?.busy && !this.core.sendingFragments) {
+      const bytes = typeof payload === "string" ? Buffer.from(payload) : payload;
+      this.core.sendFragmented(opcode, bytes, fragmentSize);
+    } else if (codec === undefined) {
       this.core.send(opcode, payload, fin, false);
     } else if (codec.shouldCompress(payload, options?.compress, fin)) {
       codec.compress(opcode, payload, fin);

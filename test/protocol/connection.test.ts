@@ -347,6 +347,16 @@ describe("ProtocolConnection (server role)", () => {
       sink.events.map((e) => (e.kind === "output" ? e.hex : e.kind)),
       ["810548656c6c6f", "02020102", "800103", "8203040506", "890170"],
     );
+    sink.events.length = 0;
+    conn.sendFragmented(2, Buffer.from([1, 2, 3, 4, 5]), 2);
+    assert.deepEqual(
+      sink.events.map((e) => (e.kind === "output" ? e.hex : e.kind)),
+      ["02020102", "00020304", "800105"],
+    );
+    assert.throws(
+      () => conn.sendFragmented(2, Buffer.alloc(3), 0),
+      (e: TidewsError) => e.code === "ERR_INVALID_ARGUMENT",
+    );
     assert.throws(
       () => conn.ping(Buffer.alloc(126)),
       (e: TidewsError) => e.code === "ERR_INVALID_ARGUMENT",
