@@ -18,7 +18,7 @@ export class PythonPeer {
   private nextId = 1;
   private stderr = "";
   private exited = false;
-  /** Lines the script printed that are not answers (a server's "listening <port>"). */
+  /** Lines the script printed that are not answers (a server's "listening <port>", events). */
   readonly lines: string[] = [];
   private readonly lineWaiters: ((line: string) => void)[] = [];
 
@@ -38,14 +38,14 @@ export class PythonPeer {
   }
 
   private onLine(line: string): void {
-    if (!line.startsWith("{")) {
+    const answer = line.startsWith("{") ? (JSON.parse(line) as Answer) : undefined;
+    const id = answer?.id;
+    if (answer === undefined || typeof id !== "number") {
       const waiter = this.lineWaiters.shift();
       if (waiter === undefined) this.lines.push(line);
       else waiter(line);
       return;
     }
-    const answer = JSON.parse(line) as Answer;
-    const id = answer.id as number;
     const p = this.pending.get(id);
     if (p === undefined) return;
     this.pending.delete(id);
@@ -53,7 +53,7 @@ export class PythonPeer {
     else p.reject(new Error(`python: ${String(answer.error)}`));
   }
 
-  /** The next line that is not an answer. */
+  /** The next line that is not an answer: the oldest not yet taken. */
   line(): Promise<string> {
     const l = this.lines.shift();
     if (l !== undefined) return Promise.resolve(l);

@@ -1,0 +1,430 @@
+// Interop: the tidews client against a Python `websockets` server (test/interop/peers/server.py).
+// The server echoes; text messages starting with "!cmd " make it act (close, ping, send
+// fragments, a burst, report digests), and it prints each connection's close. Enabled once
+// src/client/index.ts exports `connect`.
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { after, before, describe, it } from "node:test";
+import type { Connection } from "../../src/runtime/connection.js";
+import { type ClientConnectOptions, ClientPeer, loadClient } from "./client-peer.js";
+import { findPython, gate, openFileLimit, UNDER_CI } from "./gate.js";
+import {
+  binaryPayload,
+  type PayloadSpec,
+  payloadBytes,
+  SIZES,
+  sha256,
+  sizeMatrix,
+  textPayload,
+  UNICODE_SAMPLES,
+} from "./payloads.js";
+import { startCountingProxy } from "./proxy.js";
+import { hex, PythonPeer } from "./python-peer.js";
+
+const TIMEOUT = { timeout: 60_000 };
+const client = await loadClient();
+const found = findPython();
+const peerGate = gate(found === undefined ? "python3-websockets not installed" : undefined);
+const options = client.missing === undefined ? peerGate : { skip: client.missing };
+const python = found?.python ?? "python3";
+
+interface CloseEvent {
+  readonly event: string;
+  readonly path: string;
+  readonly code: number;
+  readonly reason: string;
+  readonly received: number;
+}
+
+interface PythonServer {
+  readonly py: PythonPeer;
+  readonly port: number;
+  /** A URL with a path of its own, so that its close event can be told apart. */
+  url(path?: string): string;
+  /** The close of the connection to `path`, as the server printed it. */
+  closeEvent(path: string): Promise<CloseEvent>;
+  stop(): Promise<void>;
+}
+
+let paths = 0;
+
+async function startPythonServer(config: Record<string, unknown>): Promise<PythonServer> {
+  const py = new PythonPeer(python, "server.py", [JSON.stringify(config)]);
+  const line = await py.line();
+  const match = /^listening (\d+)$/.exec(line);
+  assert.ok(match, `server.py printed '${line}'`);
+  const port = Number(match[1]);
+  const events = new Map<string, CloseEvent>();
+  return {
+    py,
+    port,
+    url: (path = `/c${paths++}`) => `ws://127.0.0.1:${port}${path}`,
+    async closeEvent(path) {
+      for (;;) {
+        const event = events.get(path);
+        if (event !== undefined) {
+          events.delete(path);
+          return event;
+        }
+        const e = JSON.parse(await py.line()) as CloseEvent;
+        events.set(e.path, e);
+      }
+    },
+    stop: () => py.stop(),
+  };
+}
+
+function command(conn: Connection, cmd: Record<string, unknown>): void {
+  conn.send(`!cmd ${JSON.stringify(cmd)}`);
+}
+
+async function connect(
+  url: string,
+  opts: ClientConnectOptions = {},
+): Promise<{ conn: Connection; peer: ClientPeer; path: string }> {
+  const api = client.api;
+  assert.ok(api);
+  const peer = new ClientPeer();
+  const conn = await api.connect(url, peer, {
+    perMessageDeflate: false,
+    maxMessageSize: 64 * 1024 * 1024,
+    ...opts,
+  });
+  return { conn, peer, path: new URL(url).pathname };
+}
+
+async function checkEchoes(
+  conn: Connection,
+  peer: ClientPeer,
+  specs: readonly PayloadSpec[],
+): Promise<void> {
+  for (const spec of specs) {
+    const expected = payloadBytes(spec);
+    if (spec.kind === "text") conn.send(textPayload(spec.size, spec.seed));
+    else conn.send(binaryPayload(spec.size, spec.seed));
+    const echo = await peer.next();
+    const what = `${spec.kind} of ${spec.size} bytes`;
+    assert.equal(echo.isText, spec.kind === "text", `${what}: type of the echo`);
+    assert.equal(echo.data.length, spec.size, `${what}: length of the echo`);
+    assert.ok(echo.data.equals(expected), `${what}: echo differs`);
+  }
+  command(conn, { op: "digests" });
+  const digests = JSON.parse((await peer.next()).data.toString()) as { sha256: string }[];
+  assert.deepEqual(
+    digests.slice(-specs.length).map((d) => d.sha256),
+    specs.map((s) => sha256(payloadBytes(s))),
+    "what Python received",
+  );
+}
+
+async function closeClient(
+  server: PythonServer,
+  { conn, peer, path }: { conn: Connection; peer: ClientPeer; path: string },
+): Promise<void> {
+  conn.close(1000, "");
+  assert.equal((await peer.closed()).wasClean, true);
+  assert.equal((await server.closeEvent(path)).code, 1000);
+}
+
+describe("tidews client -> Python websockets server", options, () => {
+  let server: PythonServer;
+  before(async () => {
+    server = await startPythonServer({ subprotocols: ["chat.v2", "chat.v1"] });
+  });
+  after(() => server?.stop());
+
+  it("echoes text and binary of 0 B to 16 MiB byte for byte", TIMEOUT, async () => {
+    const c = await connect(server.url());
+    const { conn, peer } = c;
+    await checkEchoes(conn, peer, sizeMatrix());
+    await closeClient(server, c);
+  });
+
+  it("carries unicode text unchanged", async () => {
+    const c = await connect(server.url());
+    const { conn, peer } = c;
+    for (const text of UNICODE_SAMPLES) {
+      conn.send(text);
+      assert.equal((await peer.next()).data.toString("utf8"), text);
+    }
+    await closeClient(server, c);
+  });
+
+  it("sends fragmented messages that Python assembles", async () => {
+    const c = await connect(server.url());
+    const { conn, peer } = c;
+    const text = Buffer.from("client fragments 😀 for Python", "utf8");
+    const cut = text.indexOf(Buffer.from("😀")) + 1;
+    conn.send(text.subarray(0, cut), { binary: false, fin: false });
+    conn.ping("between");
+    conn.send(text.subarray(cut), { binary: false, fin: true });
+    const bin = binaryPayload(150_000, 4);
+    conn.send(bin.subarray(0, 100), { fin: false });
+    conn.send(bin.subarray(100), { fin: true });
+    const t = await peer.next();
+    assert.ok(t.isText && t.data.equals(text));
+    const b = await peer.next();
+    assert.ok(!b.isText && b.data.equals(bin));
+    await peer.until(() => peer.pongs.length === 1);
+    assert.equal(String(peer.pongs[0]), "between");
+    await closeClient(server, c);
+  });
+
+  it("assembles fragmented messages from Python", async () => {
+    const c = await connect(server.url());
+    const { conn, peer } = c;
+    const parts = ["Python ", "", "fragments 𝄞", " end"];
+    command(conn, { op: "fragments", kind: "text", parts: parts.map(hex) });
+    const bin = binaryPayload(100_000, 6);
+    const binParts = [bin.subarray(0, 1), bin.subarray(1, 70_000), bin.subarray(70_000)];
+    command(conn, { op: "fragments", kind: "binary", parts: binParts.map(hex) });
+    const t = await peer.next();
+    assert.equal(t.isText, true);
+    assert.equal(t.data.toString(), parts.join(""));
+    const b = await peer.next();
+    assert.ok(!b.isText && b.data.equals(bin));
+    await closeClient(server, c);
+  });
+
+  it("answers pings with their payloads, in both directions", async () => {
+    const c = await connect(server.url());
+    const { conn, peer } = c;
+    const payloads = [Buffer.alloc(0), Buffer.from([0xff]), randomBytes(125), Buffer.from("✓")];
+    for (const p of payloads) conn.ping(p);
+    await peer.until(() => peer.pongs.length === payloads.length);
+    assert.deepEqual(peer.pongs, payloads);
+    for (const p of payloads) {
+      // Python answers "!pong <hex>" only once a pong with this payload came back.
+      command(conn, { op: "ping", hex: hex(p) });
+      assert.equal((await peer.next()).data.toString(), `!pong ${hex(p)}`);
+    }
+    assert.deepEqual(peer.pings, payloads);
+    await closeClient(server, c);
+  });
+
+  it("close from the client: Python sees the code and reason", async () => {
+    const { conn, peer } = await connect(server.url("/bye"));
+    const reason = "client leaves — ünï";
+    conn.close(4000, reason);
+    const info = await peer.closed();
+    assert.equal(info.code, 4000, "Python echoes the code");
+    assert.equal(info.wasClean, true);
+    const seen = await server.closeEvent("/bye");
+    assert.deepEqual(seen, { event: "closed", path: "/bye", code: 4000, reason, received: 0 });
+  });
+
+  it("close from Python: the client sees the code and reason", async () => {
+    const { conn, peer, path } = await connect(server.url());
+    const reason = `Python leaves ✓ ${"r".repeat(100)}`;
+    command(conn, { op: "close", code: 4004, reason });
+    const info = await peer.closed();
+    assert.equal(info.code, 4004);
+    assert.equal(info.reason, reason);
+    assert.equal(info.wasClean, true);
+    assert.equal((await server.closeEvent(path)).code, 4004, "the client echoes the code");
+  });
+
+  it("a refused handshake rejects connect with the status", async () => {
+    const api = client.api;
+    assert.ok(api);
+    await assert.rejects(api.connect(server.url("/refuse"), new ClientPeer()), (error) => {
+      assert.equal((error as { status?: number }).status, 403);
+      return true;
+    });
+  });
+
+  it("takes the subprotocol Python selects", async () => {
+    const cases: [string[], string][] = [
+      [["chat.v1"], "chat.v1"],
+      [["chat.v3", "chat.v2"], "chat.v2"],
+      [["other"], ""],
+    ];
+    for (const [offered, expected] of cases) {
+      const c = await connect(server.url(), { protocols: offered });
+      assert.equal(c.conn.protocol, expected, `offered ${offered.join(", ")}`);
+      await closeClient(server, c);
+    }
+  });
+
+  it("keeps the order of 10,000 small messages, both ways", TIMEOUT, async () => {
+    const c = await connect(server.url());
+    const { conn, peer } = c;
+    for (let i = 0; i < 10_000; i++) conn.send(`burst ${i}`);
+    for (let i = 0; i < 10_000; i++) {
+      assert.equal((await peer.next()).data.toString(), `burst ${i}`);
+    }
+    command(conn, { op: "burst", prefix: "down", n: 10_000 });
+    for (let i = 0; i < 10_000; i++) {
+      assert.equal((await peer.next()).data.toString(), `down ${i}`);
+    }
+    await closeClient(server, c);
+  });
+
+  it("opens 1,000 concurrent client connections", TIMEOUT, async (t) => {
+    const n = 1000;
+    const limit = openFileLimit();
+    if (limit < n + 200) {
+      const why = `ulimit -n is ${limit}, below ${n + 200}`;
+      if (UNDER_CI) assert.fail(why);
+      t.skip(why);
+      return;
+    }
+    const pairs = await Promise.all(
+      Array.from({ length: n }, (_, i) => connect(server.url(`/many/${i}`))),
+    );
+    pairs.forEach(({ conn }, i) => {
+      conn.send(`client ${i}`);
+    });
+    const echoes = await Promise.all(pairs.map(async ({ peer }) => (await peer.next()).data));
+    assert.deepEqual(
+      echoes.map(String),
+      pairs.map((_, i) => `client ${i}`),
+    );
+    for (const { conn } of pairs) conn.close(1000, "");
+    const infos = await Promise.all(pairs.map(({ peer }) => peer.closed()));
+    assert.ok(infos.every((i) => i.wasClean && i.code === 1000));
+    for (let i = 0; i < n; i++) {
+      assert.equal((await server.closeEvent(`/many/${i}`)).code, 1000);
+    }
+  });
+});
+
+interface DeflateCase {
+  readonly name: string;
+  /** ServerPerMessageDeflateFactory keyword arguments. */
+  readonly server: Record<string, unknown>;
+  readonly client: Record<string, unknown>;
+  readonly params: string[];
+  readonly upTakeover: boolean;
+  readonly downTakeover: boolean;
+  readonly maxSize: number;
+  readonly burst?: boolean;
+}
+
+const deflateCases: DeflateCase[] = [
+  {
+    name: "defaults",
+    server: {},
+    client: {},
+    params: [],
+    upTakeover: true,
+    downTakeover: true,
+    maxSize: 16 * 1024 * 1024,
+    burst: true,
+  },
+  {
+    name: "no context takeover asked by the client",
+    server: {},
+    client: { serverNoContextTakeover: true, clientNoContextTakeover: true, threshold: 0 },
+    params: ["client_no_context_takeover", "server_no_context_takeover"],
+    upTakeover: false,
+    downTakeover: false,
+    maxSize: 1024 * 1024,
+  },
+  {
+    name: "no context takeover imposed by Python",
+    server: { server_no_context_takeover: true, client_no_context_takeover: true },
+    client: {},
+    params: ["client_no_context_takeover", "server_no_context_takeover"],
+    upTakeover: false,
+    downTakeover: false,
+    maxSize: 1024 * 1024,
+  },
+  {
+    name: "window bits 10 asked by the client",
+    server: {},
+    client: { serverMaxWindowBits: 10, clientMaxWindowBits: 10 },
+    params: ["client_max_window_bits=10", "server_max_window_bits=10"],
+    upTakeover: false,
+    downTakeover: false,
+    maxSize: 1024 * 1024,
+  },
+  {
+    name: "window bits 9 imposed by Python",
+    server: { server_max_window_bits: 9, client_max_window_bits: 9 },
+    client: {},
+    params: ["client_max_window_bits=9", "server_max_window_bits=9"],
+    upTakeover: false,
+    downTakeover: false,
+    maxSize: 1024 * 1024,
+  },
+];
+
+function params(extensions: string): string[] {
+  const [name, ...rest] = extensions.split(";").map((s) => s.trim());
+  assert.equal(name, "permessage-deflate");
+  return rest.sort();
+}
+
+describe("tidews client -> Python websockets server: permessage-deflate", options, () => {
+  for (const c of deflateCases) {
+    describe(c.name, () => {
+      let server: PythonServer;
+      let proxy: Awaited<ReturnType<typeof startCountingProxy>>;
+      let conn: Connection;
+      let peer: ClientPeer;
+      before(async () => {
+        server = await startPythonServer({ deflate: c.server });
+        proxy = await startCountingProxy(server.port);
+        ({ conn, peer } = await connect(`ws://127.0.0.1:${proxy.port}/`, {
+          perMessageDeflate: c.client,
+        }));
+      });
+      after(async () => {
+        conn?.close(1000, "");
+        await peer?.closed();
+        await proxy?.close();
+        await server?.stop();
+      });
+
+      it("negotiates the expected parameters", () => {
+        assert.deepEqual(params(conn.extensions), c.params);
+      });
+
+      it("echoes every size byte for byte", TIMEOUT, async () => {
+        await checkEchoes(conn, peer, sizeMatrix(SIZES.filter((s) => s <= c.maxSize)));
+      });
+
+      it("compresses on the wire, with or without context takeover as agreed", async () => {
+        const message = Buffer.from(randomBytes(4096).toString("hex"));
+        const measure = async (): Promise<{ up: number; down: number }> => {
+          const { up, down } = proxy.bytes;
+          conn.send(message);
+          assert.ok((await peer.next()).data.equals(message));
+          return { up: proxy.bytes.up - up, down: proxy.bytes.down - down };
+        };
+        const first = await measure();
+        const second = await measure();
+        assert.ok(first.up < message.length * 0.75, `tidews compressed: ${first.up} up`);
+        assert.ok(first.down < message.length * 0.75, `Python compressed: ${first.down} down`);
+        const shrank = (a: number, b: number): boolean => b < a / 4;
+        assert.equal(shrank(first.up, second.up), c.upTakeover, `up ${first.up}, ${second.up}`);
+        assert.equal(
+          shrank(first.down, second.down),
+          c.downTakeover,
+          `down ${first.down}, ${second.down}`,
+        );
+      });
+
+      it("inflates fragmented compressed messages and small ones from Python", async () => {
+        const text = textPayload(40_000, 12);
+        const parts = [text.slice(0, 9_000), text.slice(9_000)];
+        command(conn, { op: "fragments", kind: "text", parts: parts.map(hex) });
+        assert.equal((await peer.next()).data.toString(), text);
+        for (const s of ["", "a", "bb"]) {
+          conn.send(Buffer.from(s));
+          assert.equal((await peer.next()).data.toString(), s);
+        }
+      });
+
+      if (c.burst) {
+        it("keeps the order of 10,000 compressed messages", TIMEOUT, async () => {
+          command(conn, { op: "burst", prefix: "down", n: 10_000 });
+          for (let i = 0; i < 10_000; i++) {
+            assert.equal((await peer.next()).data.toString(), `down ${i}`);
+          }
+        });
+      }
+    });
+  }
+});
