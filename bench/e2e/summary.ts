@@ -1,0 +1,340 @@
+/**
+ * From the runs of a scenario to the figures the report shows: medians over rounds, latency
+ * percentiles over the merged histograms, ratios, the load-bound flag and the issue's targets.
+ *
+ * @module
+ */
+
+import { type Cell, formatBytes, formatNumber, formatTable, ratio } from "../lib/report.js";
+import { median } from "../lib/stats.js";
+import { mergedLatency, type RunRecord, type ScenarioRuns } from "./runner.js";
+import {
+  type Scenario,
+  SERVER_NAMES,
+  type ServerName,
+  TARGETS,
+  type TargetInputs,
+} from "./scenarios.js";
+
+/**
+ * A load generator above this share of its core, with the server below it, was the bottleneck:
+ * the run is flagged and its figures are not a result.
+ */
+export const LOAD_BOUND_CPU = 0.9;
+
+/**
+ * Other processes above this share of a pinned core during the window make the run noisy: the
+ * server or the load generator had to share its core, and the figures understate it.
+ */
+export const NOISE_CPU = 0.15;
+
+/** The figures of one server in one scenario. */
+export interface ServerSummary {
+  readonly server: ServerName;
+  readonly label: string;
+  readonly rounds: number;
+  readonly errors: number;
+  readonly firstError?: string;
+  readonly verified: number;
+  readonly extensions: string;
+  // Throughput scenarios (medians over rounds; latency over all rounds).
+  readonly rate?: number;
+  readonly mbps?: number;
+  readonly p50?: number;
+  readonly p99?: number;
+  readonly p999?: number;
+  readonly serverCpu?: number;
+  readonly serverRss?: number;
+  readonly loadCpu?: number;
+  readonly loadBound?: boolean;
+  /** The largest share of the server's or the load's core taken by other processes. */
+  readonly otherCpu?: number;
+  readonly poolHit?: number;
+  // Memory scenarios.
+  readonly connections?: number;
+  readonly rss?: number;
+  readonly rssPerConn?: number;
+  readonly heapPerConn?: number;
+  readonly connectMs?: number;
+}
+
+/** One scenario's summaries. */
+export interface ScenarioSummary {
+  readonly scenario: Scenario;
+  readonly servers: Partial<Record<ServerName, ServerSummary>>;
+  readonly runs: ScenarioRuns;
+}
+
+/** The server's CPU use between two of its stats, as a share of one core (of its own clock). */
+function cpuOf(
+  before: { cpuUser: number; cpuSystem: number; time: number },
+  after: typeof before,
+): number {
+  const us = after.cpuUser + after.cpuSystem - before.cpuUser - before.cpuSystem;
+  return after.time > before.time ? us / 1000 / (after.time - before.time) : Number.NaN;
+}
+
+function medianOf(
+  records: readonly RunRecord[],
+  f: (r: RunRecord) => number | undefined,
+): number | undefined {
+  const values = records.map(f).filter((v): v is number => v !== undefined && Number.isFinite(v));
+  return values.length === 0 ? undefined : median(values);
+}
+
+/** Summarizes the runs of one server. */
+export function summarizeServer(
+  scenario: Scenario,
+  server: ServerName,
+  records: readonly RunRecord[],
+): ServerSummary {
+  const ok = records.filter((r) => r.errors === 0);
+  const errors = records.reduce((s, r) => s + r.errors, 0);
+  const firstError = records.find((r) => r.firstError !== undefined)?.firstError;
+  const verified = records.reduce((s, r) => s + (r.load?.verified ?? 0), 0);
+  const common = {
+    server,
+    label: records[0]?.label ?? server,
+    rounds: records.length,
+    errors,
+    ...(firstError !== undefined ? { firstError } : {}),
+    verified,
+    extensions: records[0]?.extensions ?? "",
+    connectMs: medianOf(ok, (r) => r.connectMs),
+  };
+  if (scenario.measure === "memory") {
+    const per = (f: (s: NonNullable<RunRecord["memoryLoaded"]>) => number) =>
+      medianOf(ok, (r) =>
+        r.memoryLoaded !== undefined && r.memoryBaseline !== undefined
+          ? (f(r.memoryLoaded) - f(r.memoryBaseline)) / r.connections
+          : undefined,
+      );
+    return {
+      ...common,
+      connections: records[0]?.connections,
+      rss: medianOf(ok, (r) => r.memoryLoaded?.rss),
+      rssPerConn: per((s) => s.rss),
+      heapPerConn: per((s) => s.heapUsed),
+    };
+  }
+  const seconds = (r: RunRecord) => (r.load?.elapsedMs ?? Number.NaN) / 1000;
+  const serverCpu = medianOf(ok, (r) =>
+    r.serverBefore && r.serverAfter ? cpuOf(r.serverBefore, r.serverAfter) : undefined,
+  );
+  const loadCpu = medianOf(ok, (r) =>
+    r.load ? (r.load.cpuUser + r.load.cpuSystem) / 1e6 / seconds(r) : undefined,
+  );
+  const hist = mergedLatency(ok);
+  const otherCpu = medianOf(ok, (r) => {
+    const [c0, c1] = r.coreBusy ?? [];
+    if (c0 === undefined || c1 === undefined || !r.serverBefore || !r.serverAfter || !r.load) {
+      return undefined;
+    }
+    const srv = cpuOf(r.serverBefore, r.serverAfter);
+    const load = (r.load.cpuUser + r.load.cpuSystem) / 1e6 / seconds(r);
+    return Math.max(0, c0 - srv, c1 - load);
+  });
+  const poolHit = medianOf(ok, (r) => {
+    const a = r.serverBefore?.pool;
+    const b = r.serverAfter?.pool;
+    if (a === undefined || b === undefined || b.gets === a.gets) return undefined;
+    return (b.hits - a.hits) / (b.gets - a.gets);
+  });
+  return {
+    ...common,
+    rate: medianOf(ok, (r) => (r.load ? r.load.messages / seconds(r) : undefined)),
+    mbps: medianOf(ok, (r) => (r.load ? r.load.bytes / 1e6 / seconds(r) : undefined)),
+    p50: hist.total > 0 ? hist.quantile(0.5) : undefined,
+    p99: hist.total > 0 ? hist.quantile(0.99) : undefined,
+    p999: hist.total > 0 ? hist.quantile(0.999) : undefined,
+    serverCpu,
+    serverRss: medianOf(ok, (r) => r.serverAfter?.rss),
+    loadCpu,
+    loadBound:
+      loadCpu !== undefined &&
+      serverCpu !== undefined &&
+      loadCpu >= LOAD_BOUND_CPU &&
+      serverCpu < LOAD_BOUND_CPU,
+    ...(otherCpu !== undefined ? { otherCpu } : {}),
+    ...(poolHit !== undefined ? { poolHit } : {}),
+  };
+}
+
+/** Summarizes a scenario. */
+export function summarizeScenario(scenario: Scenario, runs: ScenarioRuns): ScenarioSummary {
+  const servers: Partial<Record<ServerName, ServerSummary>> = {};
+  for (const name of SERVER_NAMES) {
+    const records = runs[name];
+    if (records !== undefined) servers[name] = summarizeServer(scenario, name, records);
+  }
+  return { scenario, servers, runs };
+}
+
+/** A latency in microseconds for a table: `"87µs"`, `"1.23ms"`. */
+export function formatLatency(us: number | undefined): string {
+  if (us === undefined || !Number.isFinite(us)) return "";
+  if (us < 1000) return `${Math.round(us)}µs`;
+  return `${(us / 1000).toPrecision(3)}ms`;
+}
+
+function pct(v: number | undefined): string {
+  return v === undefined ? "" : `${Math.round(v * 100)}%`;
+}
+
+function r(a: number | undefined, b: number | undefined): string {
+  return a === undefined || b === undefined ? "" : ratio(a, b);
+}
+
+function note(s: ServerSummary): string {
+  const notes: string[] = [];
+  if (s.errors > 0) notes.push(`FAILED: ${s.errors} errors (${s.firstError ?? ""})`);
+  if (s.loadBound === true) notes.push("LOAD-BOUND: not a result");
+  if (s.otherCpu !== undefined && s.otherCpu > NOISE_CPU) {
+    notes.push(`NOISY: other processes took ${Math.round(s.otherCpu * 100)}% of a pinned core`);
+  }
+  if (s.poolHit !== undefined) notes.push(`pool hits ${(s.poolHit * 100).toFixed(2)}%`);
+  return notes.join("; ");
+}
+
+/** The throughput table. */
+export function throughputTable(summaries: readonly ScenarioSummary[]): string {
+  const rows: Cell[][] = [];
+  for (const { scenario, servers } of summaries) {
+    if (scenario.measure !== "throughput") continue;
+    const t = servers.tidews;
+    for (const name of SERVER_NAMES) {
+      const s = servers[name];
+      if (s === undefined) continue;
+      const mine = name === "tidews";
+      rows.push([
+        scenario.name,
+        name,
+        s.rate === undefined ? "" : formatNumber(s.rate),
+        s.mbps === undefined ? "" : formatNumber(s.mbps),
+        formatLatency(s.p50),
+        formatLatency(s.p99),
+        formatLatency(s.p999),
+        pct(s.serverCpu),
+        s.serverRss === undefined ? "" : formatBytes(s.serverRss),
+        pct(s.loadCpu),
+        mine ? r(t?.rate, servers.ws?.rate) : "",
+        mine ? r(t?.rate, servers.raw?.rate) : "",
+        note(s),
+      ]);
+    }
+  }
+  return formatTable(
+    "Throughput (per second: messages, deliveries for broadcast, handshakes for setup; MB = 10^6 B of payload)",
+    [
+      "scenario",
+      "server",
+      "rate/s",
+      "MB/s",
+      "p50",
+      "p99",
+      "p99.9",
+      "srv CPU",
+      "srv RSS",
+      "load CPU",
+      "vs ws",
+      "vs ceil",
+      "note",
+    ],
+    rows,
+  );
+}
+
+/** The memory table. */
+export function memoryTable(summaries: readonly ScenarioSummary[]): string {
+  const rows: Cell[][] = [];
+  for (const { scenario, servers } of summaries) {
+    if (scenario.measure !== "memory") continue;
+    const t = servers.tidews;
+    for (const name of SERVER_NAMES) {
+      const s = servers[name];
+      if (s === undefined) continue;
+      const mine = name === "tidews";
+      rows.push([
+        scenario.name,
+        name,
+        s.connections ?? "",
+        s.rss === undefined ? "" : formatBytes(s.rss),
+        s.rssPerConn === undefined ? "" : formatBytes(s.rssPerConn),
+        s.heapPerConn === undefined ? "" : formatBytes(s.heapPerConn),
+        mine ? r(t?.rssPerConn, servers.ws?.rssPerConn) : "",
+        mine ? r(t?.rssPerConn, servers.raw?.rssPerConn) : "",
+        mine ? r(t?.rss, servers.ws?.rss) : "",
+        note(s),
+      ]);
+    }
+  }
+  return formatTable(
+    "Memory (server, after full collections; per connection = growth over the idle server / connections)",
+    [
+      "scenario",
+      "server",
+      "conns",
+      "RSS",
+      "RSS/conn",
+      "heap/conn",
+      "vs ws",
+      "vs ceil",
+      "RSS vs ws",
+      "note",
+    ],
+    rows,
+  );
+}
+
+/** One checked target. */
+export interface TargetResult {
+  readonly scenario: string;
+  readonly target: string;
+  readonly value: string;
+  /** `"met"`, `"MISSED"`, or why it could not be judged. */
+  readonly verdict: string;
+}
+
+/** Checks the issue's targets against the summaries. */
+export function checkTargets(summaries: readonly ScenarioSummary[]): TargetResult[] {
+  const out: TargetResult[] = [];
+  for (const target of TARGETS) {
+    const s = summaries.find((x) => x.scenario.name === target.scenario);
+    if (s === undefined) continue;
+    const inputs: TargetInputs = {
+      metric(server, name) {
+        const v = s.servers[server];
+        if (v === undefined) return undefined;
+        return v[name === "perConn" ? "rssPerConn" : name];
+      },
+    };
+    const res = target.check(inputs);
+    const bound = SERVER_NAMES.some((n) => s.servers[n]?.loadBound === true);
+    const failed = SERVER_NAMES.some((n) => (s.servers[n]?.errors ?? 0) > 0);
+    out.push({
+      scenario: target.scenario,
+      target: target.text,
+      value: res?.value ?? "n/a",
+      verdict:
+        res === undefined
+          ? "n/a"
+          : failed
+            ? "n/a (errors)"
+            : bound
+              ? `${res.met ? "met" : "MISSED"} (load-bound run)`
+              : res.met
+                ? "met"
+                : "MISSED",
+    });
+  }
+  return out;
+}
+
+/** The targets table. */
+export function targetsTable(results: readonly TargetResult[]): string {
+  return formatTable(
+    "Targets of issue 7 (tidews, same run)",
+    ["scenario", "target", "measured", "verdict"],
+    results.map((t) => [t.scenario, t.target, t.value, t.verdict]),
+  );
+}
