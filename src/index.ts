@@ -4,6 +4,7 @@
  * @packageDocumentation
  */
 export * from "./buffer/index.js";
+export * from "./client/index.js";
 export type { PerMessageDeflateOptions } from "./deflate/negotiation.js";
 export * from "./errors.js";
 export { CloseCode } from "./protocol/close-codes.js";

@@ -1,0 +1,84 @@
+/**
+ * What client connections share: buffers, zlib contexts, the bound on zlib jobs, masking keys.
+ *
+ * @module
+ */
+
+import { BufferPool } from "../buffer/buffer-pool.js";
+import type { Pool } from "../buffer/pool.js";
+import { CodecPool } from "../deflate/codec-pool.js";
+import { ConcurrencyLimiter } from "../deflate/concurrency-limiter.js";
+import type { ResolvedDeflateOptions } from "../deflate/negotiation.js";
+import { ZlibCodecFactory } from "../deflate/zlib-codec.js";
+import type { MaskSource } from "../protocol/mask.js";
+import { CryptoMaskSource } from "../runtime/mask-source.js";
+
+/** The default pool's smallest buffer: 256 bytes. */
+const DEFAULT_POOL_MIN = 256;
+/** The default pool's largest kept buffer: 1 MiB. */
+const DEFAULT_POOL_MAX = 1024 * 1024;
+
+/** Options of a {@link ClientContext}; each resource is made when not given. */
+export interface ClientContextOptions {
+  /** Where message and frame buffers come from. Default: a new {@link BufferPool} of 256 B..1 MiB buffers. */
+  readonly pool?: Pool;
+  /** Shared zlib contexts for connections without context takeover. Default: a new one. */
+  readonly codecPool?: CodecPool;
+  /** Bounds the asynchronous zlib jobs of every connection of the context. Default: 8 slots. */
+  readonly limiter?: ConcurrencyLimiter;
+  /** Masking keys (RFC 6455 section 5.3). Default: a {@link CryptoMaskSource}. */
+  readonly maskSource?: MaskSource;
+}
+
+/**
+ * The resources client connections share. `connect` and `fromDuplex` make one per call when the
+ * `context` option is absent; an application that opens many connections makes one and passes it
+ * to each, so that they share one buffer pool, one set of idle zlib contexts and one bound on
+ * zlib's thread pool. It is an ordinary object: there is no module-level state.
+ *
+ * ```ts
+ * const context = new ClientContext();
+ * const a = await connect("ws://127.0.0.1:8080/a", handler, { context });
+ * const b = await connect("ws://127.0.0.1:8080/b", handler, { context });
+ * ```
+ */
+export class ClientContext {
+  /** The buffer pool of every connection of this context. */
+  readonly pool: Pool;
+  /** Shared zlib contexts. */
+  readonly codecPool: CodecPool;
+  /** The bound on concurrent asynchronous zlib jobs. */
+  readonly limiter: ConcurrencyLimiter;
+  /** The default mask source of the connections (the `maskSource` option overrides it). */
+  readonly maskSource: MaskSource;
+  /** Codec factories by zlib level and memLevel: the only settings a factory fixes. */
+  private readonly factories = new Map<string, ZlibCodecFactory>();
+
+  /** @param options - resources to use instead of new ones */
+  constructor(options: ClientContextOptions = {}) {
+    this.pool = options.pool ?? new BufferPool(DEFAULT_POOL_MIN, DEFAULT_POOL_MAX);
+    this.codecPool = options.codecPool ?? new CodecPool();
+    this.limiter = options.limiter ?? new ConcurrencyLimiter();
+    this.maskSource = options.maskSource ?? new CryptoMaskSource();
+  }
+
+  /**
+   * The codec factory for connections compressing with these settings, made on first use and
+   * kept. The negotiated parameters (windows, context takeover) are given per connection to
+   * {@link ZlibCodecFactory.create}.
+   */
+  codecFactory(deflate: ResolvedDeflateOptions): ZlibCodecFactory {
+    const key = `${deflate.level}/${deflate.memLevel}`;
+    let factory = this.factories.get(key);
+    if (factory === undefined) {
+      factory = new ZlibCodecFactory({
+        bufferPool: this.pool,
+        limiter: this.limiter,
+        codecPool: this.codecPool,
+        deflate: { level: deflate.level, memLevel: deflate.memLevel },
+      });
+      this.factories.set(key, factory);
+    }
+    return factory;
+  }
+}

@@ -1,0 +1,102 @@
+/**
+ * Options of `connect` and `fromDuplex`.
+ *
+ * @module
+ */
+
+import type { ConnectionOptions as TlsConnectionOptions } from "node:tls";
+import type { Pool } from "../buffer/pool.js";
+import type { PerMessageDeflateOptions } from "../deflate/negotiation.js";
+import type { OutgoingHeaders } from "../protocol/handshake.js";
+import type { MaskSource } from "../protocol/mask.js";
+import type { ClientContext } from "./client-context.js";
+
+/** The default {@link ClientOptions.handshakeTimeout}: 10 seconds. */
+export const DEFAULT_HANDSHAKE_TIMEOUT = 10_000;
+
+/** The default {@link ConnectOptions.maxRedirects}. */
+export const DEFAULT_MAX_REDIRECTS = 10;
+
+/** Options shared by `connect` and `fromDuplex`. */
+export interface ClientOptions {
+  /** Subprotocols to offer, in order of preference (`Sec-WebSocket-Protocol`). */
+  readonly protocols?: readonly string[];
+  /**
+   * Extra request headers, e.g. `Authorization` or `Cookie`. The handshake's own headers
+   * (`Upgrade`, `Connection`, `Sec-WebSocket-*`) are refused; `Host` replaces the one derived
+   * from the URL.
+   */
+  readonly headers?: OutgoingHeaders;
+  /** The `Origin` header (RFC 6455 section 4.1, item 8). Default: none. */
+  readonly origin?: string;
+  /**
+   * permessage-deflate (RFC 7692): offered by default. `false` offers nothing; an object sets
+   * the offer's parameters, the threshold, level and memLevel. An answer that breaks the offer
+   * fails the handshake with `ERR_HANDSHAKE_EXTENSIONS`.
+   */
+  readonly perMessageDeflate?: boolean | PerMessageDeflateOptions;
+  /**
+   * Milliseconds from the call to the open connection (dial, proxy tunnel, TLS, every redirect
+   * and the response), after which the attempt fails with `ERR_HANDSHAKE_TIMEOUT`. `0` waits
+   * forever. Default {@link DEFAULT_HANDSHAKE_TIMEOUT}.
+   */
+  readonly handshakeTimeout?: number;
+  /** Largest message accepted, after decompression. Default 16 MiB. */
+  readonly maxMessageSize?: number;
+  /** Milliseconds to wait for the server to finish the close handshake. Default 5000. */
+  readonly closeTimeout?: number;
+  /** Answer pings automatically. Default `true`. */
+  readonly autoPong?: boolean;
+  /** Validate text messages as UTF-8 (RFC 6455 section 8.1). Default `true`. */
+  readonly validateUtf8?: boolean;
+  /** What a throwing handler does: `"log"` (default) or `"close"` (1011). */
+  readonly recovery?: "log" | "close";
+  /**
+   * Shared resources (buffer pool, zlib contexts, mask source). Default: a new
+   * {@link ClientContext} per call, which is wasteful for many connections.
+   */
+  readonly context?: ClientContext;
+  /**
+   * The buffer pool, used when no `context` is given (with a `context`, its pool is used, and a
+   * different `pool` is an error).
+   */
+  readonly pool?: Pool;
+  /** Masking keys; default: the context's `CryptoMaskSource`. Tests may pass a fixed source. */
+  readonly maskSource?: MaskSource;
+}
+
+/** TLS settings for `wss:`, passed to `tls.connect` (`ca`, `rejectUnauthorized`, `servername`...). */
+export type ClientTlsOptions = Omit<TlsConnectionOptions, "host" | "port" | "path" | "socket">;
+
+/** Options of `connect`. */
+export interface ConnectOptions extends ClientOptions {
+  /**
+   * TLS settings for `wss:` URLs. `servername` defaults to the URL's host name (none for an IP
+   * address).
+   */
+  readonly tls?: ClientTlsOptions;
+  /**
+   * Follow 301, 302, 303, 307 and 308 answers with a `Location`. Default `false`: a redirect
+   * fails the handshake with `ERR_HANDSHAKE_STATUS` and its status and headers. A redirect from
+   * `wss:` to `ws:` is never followed; `Authorization` and `Cookie` are dropped when the host
+   * or port changes.
+   */
+  readonly followRedirects?: boolean;
+  /** The most redirects followed before `ERR_HANDSHAKE_REDIRECT`. Default 10. */
+  readonly maxRedirects?: number;
+  /**
+   * An HTTP proxy to tunnel through with `CONNECT` (RFC 9110 section 9.3.6), e.g.
+   * `"http://user:secret@proxy.local:3128"`. Credentials become `Proxy-Authorization: Basic`.
+   * A refusal fails with `ERR_CONNECT_PROXY` and the proxy's status and headers.
+   */
+  readonly proxy?: string | URL;
+}
+
+/** Options of `fromDuplex`. */
+export interface FromDuplexOptions extends ClientOptions {
+  /**
+   * The URL whose path, query and host go into the request line and `Host`; its scheme and
+   * port only shape `Host`, nothing is dialled. Default `ws://localhost/`.
+   */
+  readonly url?: string | URL;
+}

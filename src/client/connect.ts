@@ -1,0 +1,137 @@
+/**
+ * `connect`: dial a WebSocket server and complete the opening handshake (RFC 6455 section 4.1).
+ *
+ * @module
+ */
+
+import { createHandshakeError } from "../errors.js";
+import type { Connection, Handler } from "../runtime/connection.js";
+import {
+  completeHandshake,
+  type PreparedHandshake,
+  prepareHandshake,
+  resolveClientDeflate,
+} from "./client-handshake.js";
+import {
+  type ClientOptions,
+  type ConnectOptions,
+  DEFAULT_MAX_REDIRECTS,
+} from "./client-options.js";
+import { HandshakeTimer } from "./handshake-timer.js";
+import { type Answer, dial, exchange } from "./http-exchange.js";
+import { openClientConnection } from "./open-connection.js";
+import { openTunnel, type ProxyTarget, parseProxy } from "./proxy-tunnel.js";
+import { isRedirect, redirectTarget, sameServer, withoutCredentials } from "./redirect.js";
+import { handshakeTimeout, nonNegativeInteger, resolveContext } from "./resolve-options.js";
+import { parseTarget, type Target } from "./target.js";
+
+/** One request: through the proxy's tunnel when there is one, else on a new connection. */
+async function attempt(
+  target: Target,
+  prepared: PreparedHandshake,
+  proxy: ProxyTarget | undefined,
+  options: ConnectOptions,
+  timer: HandshakeTimer,
+): Promise<Answer> {
+  const tunnel = proxy === undefined ? undefined : await openTunnel(proxy, target, timer);
+  return exchange(target, prepared, () => dial(target, options.tls, tunnel), timer);
+}
+
+/** The headers of an answer, without the `undefined` entries of node's type. */
+function received(headers: Answer["headers"]): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value !== undefined) out[name] = value;
+  }
+  return out;
+}
+
+/**
+ * Connects to a WebSocket server and resolves with the open connection, whose events go to
+ * `handler` (its `onOpen` runs before the promise resolves).
+ *
+ * ```ts
+ * const conn = await connect("wss://example.com/chat", {
+ *   onMessage(conn, message) { console.log(message.text()); },
+ * }, { protocols: ["chat.v1"] });
+ * conn.send("hello");
+ * ```
+ *
+ * `ws:` and `wss:` URLs are accepted, and `http:` and `https:` as their equivalents. The handshake
+ * offers permessage-deflate unless `perMessageDeflate` is `false`, checks every header of the
+ * answer, and must finish within `handshakeTimeout` (10 s by default), redirects and proxy
+ * tunnel included.
+ *
+ * @param url - the server's URL; it must not have a fragment
+ * @param handler - the connection's event handler
+ * @param options - see {@link ConnectOptions}
+ * @returns a promise of the open connection. It rejects with a {@link HandshakeError} whose
+ *   `status` and `headers` are those of the answer (`ERR_HANDSHAKE_STATUS` for a refusal such as
+ *   401, `ERR_HANDSHAKE_ACCEPT`, `ERR_HANDSHAKE_PROTOCOL`, `ERR_HANDSHAKE_EXTENSIONS`,
+ *   `ERR_HANDSHAKE_REDIRECT`, `ERR_CONNECT_PROXY`; status 0 for `ERR_HANDSHAKE_TIMEOUT` and
+ *   unparsable answers), a {@link UsageError} for invalid arguments, or the network error
+ *   (`ECONNREFUSED`, a TLS certificate error...) unchanged.
+ */
+export async function connect<S = Record<string, unknown>>(
+  url: string | URL,
+  handler: Handler<S>,
+  options: ConnectOptions = {},
+): Promise<Connection<S>> {
+  const context = resolveContext(options);
+  const deflate = resolveClientDeflate(options.perMessageDeflate);
+  const maxRedirects = nonNegativeInteger(
+    "maxRedirects",
+    options.maxRedirects,
+    DEFAULT_MAX_REDIRECTS,
+  );
+  const proxy = options.proxy === undefined ? undefined : parseProxy(options.proxy);
+  let target = parseTarget(url);
+  let requestOptions: ClientOptions = options;
+  // Checks the options that prepareHandshake would only check after the timer started.
+  prepareHandshake(target, requestOptions, deflate);
+  const timer = new HandshakeTimer(handshakeTimeout(options));
+  try {
+    for (let redirects = 0; ; redirects++) {
+      const prepared = prepareHandshake(target, requestOptions, deflate);
+      const answer = await attempt(target, prepared, proxy, options, timer);
+      if (answer.kind === "upgrade") {
+        let accepted: ReturnType<typeof completeHandshake>;
+        try {
+          accepted = completeHandshake(prepared, answer.status, answer.headers);
+        } catch (error) {
+          answer.socket.destroy();
+          throw error;
+        }
+        return openClientConnection(
+          answer.socket,
+          answer.head,
+          handler,
+          accepted,
+          context,
+          options,
+        );
+      }
+      const headers = received(answer.headers);
+      if (options.followRedirects !== true || !isRedirect(answer.status, answer.headers)) {
+        // Throws for any status but 101; a 101 without Upgrade or Connection fails its checks.
+        completeHandshake(prepared, answer.status, answer.headers);
+        throw createHandshakeError("ERR_HANDSHAKE_STATUS", answer.status, "not upgraded", headers);
+      }
+      if (redirects >= maxRedirects) {
+        throw createHandshakeError(
+          "ERR_HANDSHAKE_REDIRECT",
+          answer.status,
+          `more than ${maxRedirects} redirects`,
+          headers,
+        );
+      }
+      const next = redirectTarget(target, answer.status, headers);
+      if (!sameServer(target, next)) {
+        requestOptions = { ...requestOptions, headers: withoutCredentials(requestOptions.headers) };
+      }
+      target = next;
+    }
+  } finally {
+    timer.clear();
+  }
+}
