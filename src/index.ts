@@ -10,17 +10,26 @@ export * from "./errors.js";
 export { CloseCode } from "./protocol/close-codes.js";
 export { ReadyState, type ReadyStateValue } from "./protocol/connection.js";
 export { Opcode } from "./protocol/opcodes.js";
+export {
+  type Adapter,
+  type AdapterSink,
+  MemoryAdapter,
+  type MemoryAdapterOptions,
+  MemoryHub,
+} from "./runtime/adapter.js";
 export { Broadcaster, type BroadcastOptions } from "./runtime/broadcaster.js";
 export {
   type BackpressurePolicy,
   Connection,
   type ConnectionCloseInfo,
   type Handler,
+  type PublishOptions,
   type SendOptions,
 } from "./runtime/connection.js";
 export { channels as diagnosticsChannels } from "./runtime/diagnostics.js";
 export { Message } from "./runtime/message.js";
 export type { ConnectionStatsSnapshot } from "./runtime/stats.js";
+export { TopicRegistry, type TopicRegistryOptions, type TopicStats } from "./runtime/topics.js";
 export { createServer, Server, type ServerOptions } from "./server/server.js";
 export {
   type AuthorizeResult,

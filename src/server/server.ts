@@ -12,7 +12,7 @@ import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
 import type { Pool } from "../buffer/pool.js";
 import type { BroadcastOptions } from "../runtime/broadcaster.js";
-import type { Connection, Handler } from "../runtime/connection.js";
+import type { Connection, Handler, PublishOptions } from "../runtime/connection.js";
 import { type ServerStats, Upgrader, type UpgraderOptions } from "./upgrader.js";
 
 /** Options of {@link createServer}: the {@link UpgraderOptions} plus the HTTP side. */
@@ -117,6 +117,25 @@ export class Server<S = Record<string, unknown>> {
     return this.upgrader.broadcast(conns, data, options);
   }
 
+  /**
+   * Publishes `data` to every subscriber of `topic`, on this node and, through the adapter, on the
+   * others. Encoded once per variant; each subscriber gets a topic's messages in publish order.
+   *
+   * @returns how many local subscribers it was queued for
+   */
+  publish(
+    topic: string,
+    data: string | Uint8Array,
+    options?: Omit<PublishOptions, "includeSelf">,
+  ): number {
+    return this.upgrader.publish(topic, data, options);
+  }
+
+  /** The number of subscribers of `topic` on this node. */
+  numSubscribers(topic: string): number {
+    return this.upgrader.numSubscribers(topic);
+  }
+
   /** Starts the close handshake on every connection. */
   closeAll(code?: number, reason?: string): void {
     this.upgrader.closeAll(code, reason);
@@ -125,7 +144,7 @@ export class Server<S = Record<string, unknown>> {
   /**
    * Graceful shutdown: stops accepting, sends 1001 to every connection, lets queued messages
    * flush, waits up to `timeout` ms for the close handshakes, terminates the rest, closes the
-   * HTTP server.
+   * pub/sub adapter and the HTTP server.
    */
   async close(timeout = 5000): Promise<void> {
     const closed = new Promise<void>((resolve) => this.http.close(() => resolve()));

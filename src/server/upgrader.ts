@@ -21,11 +21,18 @@ import {
   selectProtocol,
   validateRequest,
 } from "../protocol/handshake.js";
+import type { Adapter } from "../runtime/adapter.js";
 import { Broadcaster, type BroadcastOptions } from "../runtime/broadcaster.js";
-import { type BackpressurePolicy, Connection, type Handler } from "../runtime/connection.js";
+import {
+  type BackpressurePolicy,
+  Connection,
+  type Handler,
+  type PublishOptions,
+} from "../runtime/connection.js";
 import { Heartbeat } from "../runtime/heartbeat.js";
 import { DeflateMessageCodec } from "../runtime/message-codec.js";
 import { ConnectionStats, type ConnectionStatsSnapshot } from "../runtime/stats.js";
+import { TopicRegistry } from "../runtime/topics.js";
 import { attachStream } from "../transport/stream-transport.js";
 
 /** What `authorize` may return: accept (`true`/nothing), refuse with 401 (`false`), or accept with session data. */
@@ -89,6 +96,11 @@ export interface UpgraderOptions<S = Record<string, unknown>> {
   readonly highWaterMark?: number;
   /** The buffer pool; by default each Upgrader has its own. */
   readonly pool?: Pool;
+  /**
+   * Carries topic publishes between nodes (processes, machines): `new RedisAdapter({ url })`
+   * from `tidews/redis`. Default: a `MemoryAdapter`, this process alone.
+   */
+  readonly adapter?: Adapter;
 }
 
 /** Server statistics: connection counters plus the pool's. */
@@ -131,6 +143,8 @@ export class Upgrader<S = Record<string, unknown>> {
   readonly pool: Pool;
   /** The open connections. */
   readonly connections: Set<Connection<S>> = new Set();
+  /** The topic index every connection subscribes through (and its adapter). */
+  readonly topics: TopicRegistry;
   private readonly handler: Handler<S>;
   private readonly options: UpgraderOptions<S>;
   private readonly deflate: PerMessageDeflateOptions | undefined;
@@ -162,6 +176,12 @@ export class Upgrader<S = Record<string, unknown>> {
           });
     this.heartbeat =
       options.idleTimeout === undefined ? undefined : new Heartbeat(options.idleTimeout);
+    this.topics = new TopicRegistry({
+      pool: this.pool,
+      adapter: options.adapter,
+      threshold: this.deflate?.threshold,
+      level: this.deflate?.level,
+    });
   }
 
   /** Open connections now. */
@@ -264,6 +284,25 @@ export class Upgrader<S = Record<string, unknown>> {
     return b.delivered;
   }
 
+  /**
+   * Publishes `data` to every subscriber of `topic`: the local ones (encoded once per variant),
+   * and through the adapter those of the other nodes.
+   *
+   * @returns how many local subscribers it was queued for
+   */
+  publish(
+    topic: string,
+    data: string | Uint8Array,
+    options?: Omit<PublishOptions, "includeSelf">,
+  ): number {
+    return this.topics.publish(topic, data, options, undefined);
+  }
+
+  /** The number of local subscribers of `topic` (on this node). */
+  numSubscribers(topic: string): number {
+    return this.topics.numSubscribers(topic);
+  }
+
   /** Starts the close handshake on every open connection. */
   closeAll(code: number = CloseCode.GoingAway, reason = ""): void {
     for (const conn of this.connections) conn.close(code, reason);
@@ -271,7 +310,8 @@ export class Upgrader<S = Record<string, unknown>> {
 
   /**
    * Graceful shutdown: refuses new upgrades (503), sends 1001 to every connection, lets what is
-   * queued flush, and waits up to `timeout` ms for the peers to close; then terminates the rest.
+   * queued flush, and waits up to `timeout` ms for the peers to close; then terminates the rest
+   * and closes the pub/sub adapter.
    */
   async shutdown(timeout = 5000, reason = "server shutting down"): Promise<void> {
     this.shuttingDown = true;
@@ -294,6 +334,7 @@ export class Upgrader<S = Record<string, unknown>> {
       });
     }
     this.heartbeat?.stop();
+    await this.topics.close();
   }
 
   /** Counters since start. */
@@ -365,6 +406,7 @@ export class Upgrader<S = Record<string, unknown>> {
       registry: this.connections as unknown as Set<Connection<never>>,
       stats: this.counters,
       heartbeat: this.heartbeat,
+      topics: this.topics,
     });
     attachStream(socket, conn);
     conn.open(head);
