@@ -483,3 +483,28 @@ describe("tidews client -> ws server: permessage-deflate", options, () => {
     });
   }
 });
+
+describe("tidews client -> ws server: messages sent just before close()", options, () => {
+  for (const deflate of [false, true]) {
+    const how = deflate ? "with permessage-deflate" : "without compression";
+    it(`${how}, they reach ws before the close frame`, async () => {
+      const server = await startWsServer(deflate);
+      try {
+        const { conn, remote } = await pair(server, { perMessageDeflate: deflate });
+        remote.echo = false;
+        const big = textPayload(1024 * 1024, 6);
+        conn.send(big);
+        conn.send("small, after the big one");
+        conn.close(4000, "bye");
+        assert.deepEqual(await remote.closed(), { code: 4000, reason: "bye" });
+        assert.deepEqual(
+          remote.received.map((r) => r.sha256),
+          [sha256(Buffer.from(big)), sha256(Buffer.from("small, after the big one"))],
+          "the messages sent before close()",
+        );
+      } finally {
+        await server.close();
+      }
+    });
+  }
+});

@@ -555,3 +555,29 @@ describe("ws client -> tidews server: permessage-deflate", () => {
     });
   }
 });
+
+describe("ws client -> tidews server: messages sent just before close()", () => {
+  for (const deflate of [false, true]) {
+    const how = deflate ? "with permessage-deflate" : "without compression";
+    it(`${how}, they reach ws before the close frame`, async () => {
+      const server = await startInteropServer({ perMessageDeflate: deflate });
+      try {
+        const { client, peer } = await pair(server, "/", undefined, { perMessageDeflate: deflate });
+        const big = textPayload(1024 * 1024, 5); // compressed off the main thread
+        peer.conn.send(big);
+        peer.conn.send("small, after the big one");
+        peer.conn.close(4001, "bye");
+        const first = await Promise.race([client.next(), client.closed]);
+        assert.ok(
+          "data" in first,
+          `ws got the close (${JSON.stringify(first)}) before any message`,
+        );
+        assert.equal(first.data.toString(), big);
+        assert.equal((await client.next()).data.toString(), "small, after the big one");
+        assert.equal((await client.closed).code, 4001);
+      } finally {
+        await server.close();
+      }
+    });
+  }
+});
