@@ -2,7 +2,7 @@
  * The permessage-deflate compressor over node:zlib (RFC 7692 section 7.2.1).
  *
  * Every message ends with a sync flush (`Z_SYNC_FLUSH`), whose trailing empty stored block
- * `00 00 ff ff` is removed. Messages up to `syncLimit` bytes compress synchronously on the
+ * `00 00 ff ff` is removed. Messages up to `syncDeflateLimit` bytes compress synchronously on the
  * context's native handle, straight into a pooled buffer that keeps `headroom` free bytes in
  * front for the frame header; larger ones, and any submitted while others are queued, go to
  * libuv's thread pool.

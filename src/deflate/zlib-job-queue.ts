@@ -25,8 +25,10 @@ export interface CodecResources {
   readonly bufferPool: Pool;
   readonly limiter: ConcurrencyLimiter;
   readonly codecPool: CodecPool;
-  /** Inputs up to this many bytes run synchronously; 0 disables the synchronous path. */
-  readonly syncLimit: number;
+  /** Compressed inputs up to this many bytes inflate synchronously; 0: never. */
+  readonly syncInflateLimit: number;
+  /** Inputs up to this many bytes deflate synchronously; 0: never. */
+  readonly syncDeflateLimit: number;
   /** A synchronous inflate stops producing output here and continues asynchronously. */
   readonly syncOutputLimit: number;
   /** Bytes kept free in front of every compressed output. */
@@ -76,13 +78,17 @@ export abstract class ZlibJobQueue implements LimiterWaiter, ContextUser {
   /** Set once a job failed: every later call returns it. */
   protected failure: TidewsError | null = null;
   protected closed = false;
+  /** Inputs up to this many bytes may run synchronously. */
+  private readonly syncLimit: number;
 
   constructor(
     protected readonly settings: ContextSettings,
     /** No context takeover: contexts are borrowed from the codec pool per message. */
     protected readonly noContextTakeover: boolean,
     protected readonly res: CodecResources,
-  ) {}
+  ) {
+    this.syncLimit = settings.kind === "inflate" ? res.syncInflateLimit : res.syncDeflateLimit;
+  }
 
   /** Jobs submitted and not finished yet. */
   get pending(): number {
@@ -98,7 +104,7 @@ export abstract class ZlibJobQueue implements LimiterWaiter, ContextUser {
 
   /** Whether a job of `total` input bytes may run synchronously now. */
   protected canRunNow(total: number): boolean {
-    return this.queue.length === 0 && total <= this.res.syncLimit;
+    return this.queue.length === 0 && total <= this.syncLimit;
   }
 
   /** The context for the next job: the owned one, or one borrowed from the pool. */
