@@ -279,6 +279,15 @@ describe("Chromium -> tidews server", options, () => {
     await browser.call("close", id, 1000, "");
   });
 
+  it("navigating away closes with 1001 (going away)", async () => {
+    const { peer } = await open(browser, server);
+    await browser.page.goto("about:blank");
+    const info = await peer.closed();
+    assert.equal(info.code, 1001);
+    assert.equal(info.wasClean, true);
+    await browser.load(server);
+  });
+
   it("serves 200 concurrent connections from one page", TIMEOUT, async () => {
     const n = 200; // Chromium allows 255 WebSockets per renderer
     const start = server.peers.length;

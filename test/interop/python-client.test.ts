@@ -280,6 +280,17 @@ const deflateCases: DeflateCase[] = [
     maxSize: 1024 * 1024,
   },
   {
+    // tidews compresses with zlib's 9-bit window here (zlib has no raw 8-bit deflater) and
+    // claims the stream fits a 256-byte window: Python inflates with exactly that window.
+    name: "server window bits 8 asked by Python",
+    server: true,
+    client: { server_max_window_bits: 8, client_max_window_bits: 9 },
+    params: ["client_max_window_bits=9", "server_max_window_bits=8"],
+    upTakeover: false,
+    downTakeover: false,
+    maxSize: 1024 * 1024,
+  },
+  {
     name: "window bits 11 imposed by the server",
     server: { serverMaxWindowBits: 11, clientMaxWindowBits: 11 },
     client: {},
