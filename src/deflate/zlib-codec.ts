@@ -20,8 +20,9 @@
  * @module
  */
 
+import { ByteBuffer } from "../buffer/byte-buffer.js";
 import type { Pool } from "../buffer/pool.js";
-import { createError } from "../errors.js";
+import { createError, type TidewsError } from "../errors.js";
 import type { CodecPool } from "./codec-pool.js";
 import type { ConcurrencyLimiter } from "./concurrency-limiter.js";
 import {
@@ -101,6 +102,8 @@ export class ZlibCodecFactory {
   readonly options: ResolvedDeflateOptions;
   private readonly res: CodecResources;
   private readonly chunkSize: number;
+  /** One deflater without context takeover per window size, for {@link deflateOnce}. */
+  private readonly once = new Map<number, ZlibDeflater>();
 
   /**
    * @throws {@link UsageError} `ERR_INVALID_ARGUMENT` for an invalid option
@@ -163,6 +166,34 @@ export class ZlibCodecFactory {
     return new ZlibDeflater(this.settings("deflate", windowBits), noContextTakeover, this.res);
   }
 
+  /**
+   * Compresses one payload on its own, synchronously, on a shared context: the result references
+   * nothing before it, so any peer whose window is at least `windowBits` decodes it whatever its
+   * own state. That is a broadcast frame encoded once for many connections, valid for those
+   * where our side compresses without context takeover: with takeover, our next message would
+   * point back past the shared payload in the peer's window. Unlike `zlib.deflateRawSync`, no
+   * zlib context is created per call.
+   *
+   * @param data - the payload
+   * @param windowBits - 8..15
+   * @returns the payload compressed as RFC 7692 section 7.2.1 says, `headroom` bytes free in
+   *   front, owned by the caller; or an error (1011)
+   */
+  deflateOnce(
+    data: Uint8Array | readonly Uint8Array[],
+    windowBits: number,
+  ): ByteBuffer | TidewsError {
+    let d = this.once.get(windowBits);
+    if (d === undefined) {
+      d = new ZlibDeflater(this.settings("deflate", windowBits, true), true, this.res);
+      this.once.set(windowBits, d);
+    }
+    const result = d.deflateSync(data);
+    // A failure leaves that deflater failed; the next call gets a fresh one.
+    if (!(result instanceof ByteBuffer)) this.once.delete(windowBits);
+    return result;
+  }
+
   /** Both codecs of a connection in `role` under the negotiated `params`. */
   create(params: DeflateParams, role: Role): ConnectionCodecs {
     const p = codecParams(params, role);
@@ -172,7 +203,11 @@ export class ZlibCodecFactory {
     };
   }
 
-  private settings(kind: "inflate" | "deflate", windowBits: number): ContextSettings {
+  private settings(
+    kind: "inflate" | "deflate",
+    windowBits: number,
+    forceSync = false,
+  ): ContextSettings {
     if (!Number.isInteger(windowBits) || windowBits < 8 || windowBits > 15) {
       throw createError("ERR_INVALID_ARGUMENT", `windowBits must be in 8..15, got ${windowBits}`);
     }
@@ -182,7 +217,9 @@ export class ZlibCodecFactory {
       level: this.options.level,
       memLevel: this.options.memLevel,
       chunkSize: this.chunkSize,
-      sync: (kind === "inflate" ? this.res.syncInflateLimit : this.res.syncDeflateLimit) > 0,
+      sync:
+        forceSync ||
+        (kind === "inflate" ? this.res.syncInflateLimit : this.res.syncDeflateLimit) > 0,
     };
   }
 }

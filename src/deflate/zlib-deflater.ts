@@ -66,6 +66,33 @@ export class ZlibDeflater extends ZlibJobQueue implements Deflater {
   }
 
   /**
+   * Compresses `input` now, on the calling thread, whatever its size: for a payload compressed
+   * once and sent to many connections (a broadcast without context takeover), where waiting for
+   * the thread pool buys nothing. Only while no job is queued.
+   *
+   * @returns the compressed payload (owned by the caller), or an error (1011)
+   * @throws {@link UsageError} `ERR_WS_INVALID_STATE` after close or while jobs are queued
+   */
+  deflateSync(input: Uint8Array | readonly Uint8Array[]): ByteBuffer | TidewsError {
+    if (this.closed || this.queue.length > 0) {
+      throw createError("ERR_WS_INVALID_STATE", "deflateSync on a closed or busy deflater");
+    }
+    if (this.failure !== null) return this.failure;
+    let total = 0;
+    if (input instanceof Uint8Array) total = input.byteLength;
+    else for (let i = 0; i < input.length; i++) total += input[i]!.byteLength;
+    if (total === 0) return this.emptyMessage();
+    const result = this.deflateNow(input);
+    if (result === undefined) {
+      // The runtime has no synchronous entry on a reusable handle.
+      const error = createError("ERR_WS_INTERNAL", "no synchronous zlib entry");
+      this.fail(error, null, 0);
+      return error;
+    }
+    return result as ByteBuffer | TidewsError;
+  }
+
+  /**
    * RFC 7692 section 7.2.3.6: an empty message compresses to a single empty stored block
    * header, `0x00`. The compressor's state does not change, so zlib is not called.
    */

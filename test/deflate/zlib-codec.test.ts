@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
 import { describe, it } from "node:test";
 import zlib from "node:zlib";
 import { BufferPool } from "../../src/buffer/buffer-pool.js";
@@ -41,6 +43,71 @@ describe("ZlibCodecFactory", () => {
       (e: unknown) => isTidewsError(e, "ERR_INVALID_ARGUMENT"),
     );
     assert.equal(f.threshold, 1024);
+  });
+});
+
+describe("ZlibCodecFactory.deflateOnce", () => {
+  it("compresses each payload on its own, synchronously, on a shared context", async () => {
+    const { pool, factory, codecPool } = rig({ syncLimit: 0 });
+    const c = new Collector(pool);
+    // The receiving peer keeps its window (it may); our own messages to it have no context
+    // takeover, which is what makes mixing in shared payloads valid.
+    const inflater = factory.createInflater(15, false);
+    const own = factory.createDeflater(15, true);
+    let token = 0;
+    for (let m = 0; m < 10; m++) {
+      const bits = m % 2 === 0 ? 15 : 8;
+      const data = sample([0, 50, 4000, 200_000][m % 4]!, m);
+      const once = factory.deflateOnce(data, bits);
+      assert.ok(!isTidewsError(once));
+      assert.equal(once.off, 14);
+      const payload = Buffer.from(once.bytes());
+      pool.put(once);
+      // The same bytes a fresh raw deflate stream gives (nothing before it is referenced).
+      const fresh = zlib.deflateRawSync(data, {
+        windowBits: bits === 8 ? 9 : bits,
+        finishFlush: zlib.constants.Z_SYNC_FLUSH,
+      });
+      assert.deepEqual(payload, data.length === 0 ? Buffer.from([0]) : fresh.subarray(0, -4));
+      const t1 = token++;
+      assert.deepEqual(
+        bytesOf(await c.result(inflater.inflate([payload], 1 << 20, c, t1), t1)),
+        data,
+      );
+      const t2 = token++;
+      const mine = bytesOf(await c.result(own.deflate(data, c, t2), t2));
+      const t3 = token++;
+      assert.deepEqual(bytesOf(await c.result(inflater.inflate([mine], 1 << 20, c, t3), t3)), data);
+    }
+    own.close();
+    inflater.close();
+    // The inflater's, our deflater's, and one per window size for deflateOnce: none per call.
+    assert.ok(codecPool.stats().created <= 4, `contexts made: ${codecPool.stats().created}`);
+    assert.equal(pool.out, 0);
+  });
+
+  it("is not for a peer we send to with context takeover (the check can fail)", async () => {
+    const { pool, factory } = rig();
+    const c = new Collector(pool);
+    const inflater = factory.createInflater(15, false);
+    const own = factory.createDeflater(15, false);
+    const data = sample(4000, 1);
+    let broken = false;
+    for (let t = 0; t < 6 && !broken; t += 3) {
+      const shared = sample(4000, 100 + t);
+      const once = factory.deflateOnce(shared, 15) as ReturnType<typeof pool.get>;
+      const r1 = await c.result(inflater.inflate([Buffer.from(once.bytes())], 1 << 20, c, t), t);
+      pool.put(once);
+      assert.deepEqual(bytesOf(r1), shared);
+      const mine = bytesOf(await c.result(own.deflate(data, c, t + 1), t + 1));
+      // Our second message points back into our first one, but the peer's window now ends
+      // with the shared payload instead.
+      const r2 = await c.result(inflater.inflate([mine], 1 << 20, c, t + 2), t + 2);
+      broken = !r2.ok || !r2.bytes.equals(data);
+    }
+    assert.ok(broken);
+    own.close();
+    inflater.close();
   });
 });
 
@@ -245,4 +312,57 @@ describe("window bits 8", () => {
       deflater.close();
     }
   });
+});
+
+describe("interoperability with ws 8 PerMessageDeflate", () => {
+  const require = createRequire(import.meta.url);
+  const wsDir = dirname(require.resolve("ws/package.json"));
+  const PerMessageDeflate = require(join(wsDir, "lib", "permessage-deflate.js"));
+
+  interface WsDeflate {
+    accept(offers: unknown[]): unknown;
+    compress(data: Buffer, fin: boolean, cb: (e: Error | null, out: Buffer) => void): void;
+    decompress(data: Buffer, fin: boolean, cb: (e: Error | null, out: Buffer) => void): void;
+    cleanup(): void;
+  }
+
+  for (const noTakeover of [false, true]) {
+    it(`exchanges messages both ways, context takeover ${noTakeover ? "off" : "on"}`, async () => {
+      const { pool, factory } = rig();
+      const c = new Collector(pool);
+      const peer: WsDeflate = new PerMessageDeflate(
+        noTakeover ? { serverNoContextTakeover: true, clientNoContextTakeover: true } : {},
+        true,
+        0,
+      );
+      peer.accept([
+        noTakeover
+          ? { server_no_context_takeover: [true], client_no_context_takeover: [true] }
+          : {},
+      ]);
+      const inflater = factory.createInflater(15, noTakeover);
+      const deflater = factory.createDeflater(15, noTakeover);
+      let token = 0;
+      for (let m = 0; m < 12; m++) {
+        const data = sample([10, 2000, 30_000, 100_000][m % 4]!, m);
+        const fromPeer = await new Promise<Buffer>((resolve, reject) =>
+          peer.compress(data, true, (e, out) => (e ? reject(e) : resolve(out))),
+        );
+        const t1 = token++;
+        assert.deepEqual(
+          bytesOf(await c.result(inflater.inflate([fromPeer], 1 << 20, c, t1), t1)),
+          data,
+        );
+        const t2 = token++;
+        const toPeer = bytesOf(await c.result(deflater.deflate(data, c, t2), t2));
+        const back = await new Promise<Buffer>((resolve, reject) =>
+          peer.decompress(toPeer, true, (e, out) => (e ? reject(e) : resolve(out))),
+        );
+        assert.deepEqual(back, data);
+      }
+      peer.cleanup();
+      inflater.close();
+      deflater.close();
+    });
+  }
 });
