@@ -1,0 +1,202 @@
+/**
+ * The byte sequences of cases 6.5 to 6.23: valid and invalid UTF-8 (RFC 3629), grouped as in
+ * Markus Kuhn's UTF-8 decoder stress test, which Autobahn's family 6 follows.
+ *
+ * @module
+ */
+
+import { isUtf8 } from "node:buffer";
+
+/** One group of sequences (one subcategory, 6.5 to 6.23). */
+export interface Utf8Group {
+  readonly title: string;
+  /** Each sequence and whether it is valid UTF-8. */
+  readonly sequences: readonly { readonly valid: boolean; readonly bytes: Buffer }[];
+}
+
+const b = (...xs: number[]) => Buffer.from(xs);
+const ascii = (s: string) => Buffer.from(s, "latin1");
+const concat = (...parts: Buffer[]) => Buffer.concat(parts);
+
+/** "κόσμε" in UTF-8. */
+export const KOSME = b(0xce, 0xba, 0xe1, 0xbd, 0xb9, 0xcf, 0x83, 0xce, 0xbc, 0xce, 0xb5);
+
+function group(title: string, valid: boolean, ...sequences: Buffer[]): Utf8Group {
+  return { title, sequences: sequences.map((bytes) => ({ valid, bytes })) };
+}
+
+/** Bytes `from` (inclusive) to `to` (exclusive). */
+function range(from: number, to: number): number[] {
+  const out: number[] = [];
+  for (let i = from; i < to; i++) out.push(i);
+  return out;
+}
+
+function noncharacters(): Buffer[] {
+  const out = [b(0xef, 0xbf, 0xbe), b(0xef, 0xbf, 0xbf)];
+  // U+nFFFE and U+nFFFF of planes 1..16 in their 4-byte forms (plane 0 would be overlong).
+  for (const lead of [0xf0, 0xf1, 0xf2, 0xf3, 0xf4]) {
+    for (const second of [0x8f, 0x9f, 0xaf, 0xbf]) {
+      if (lead === 0xf4 && second !== 0x8f) continue; // beyond U+10FFFF
+      if (lead === 0xf0 && second === 0x8f) continue; // overlong
+      for (const last of [0xbe, 0xbf]) out.push(b(lead, second, 0xbf, last));
+    }
+  }
+  return out;
+}
+
+const missingLast = [
+  b(0xc0),
+  b(0xe0, 0x80),
+  b(0xf0, 0x80, 0x80),
+  b(0xf8, 0x80, 0x80, 0x80),
+  b(0xfc, 0x80, 0x80, 0x80, 0x80),
+  b(0xdf),
+  b(0xef, 0xbf),
+  b(0xf7, 0xbf, 0xbf),
+  b(0xfb, 0xbf, 0xbf, 0xbf),
+  b(0xfd, 0xbf, 0xbf, 0xbf, 0xbf),
+];
+
+/** The groups of cases 6.5 (index 0) to 6.23, in order. */
+export const UTF8_GROUPS: readonly Utf8Group[] = [
+  group(
+    "Valid UTF-8 text",
+    true,
+    ascii("hello$world"),
+    concat(ascii("hello"), b(0xc2, 0xa2), ascii("world")),
+    concat(ascii("hello"), b(0xe2, 0x82, 0xac), ascii("world")),
+    concat(ascii("hello"), b(0xf0, 0xa4, 0xad, 0xa2), ascii("world")),
+    KOSME,
+  ),
+  {
+    title: "Every prefix of a valid string of multi-byte code points",
+    sequences: range(1, KOSME.length + 1).map((n) => {
+      const bytes = KOSME.subarray(0, n);
+      return { valid: isUtf8(bytes), bytes };
+    }),
+  },
+  group(
+    "The first sequence of each length",
+    true,
+    b(0x00),
+    b(0xc2, 0x80),
+    b(0xe0, 0xa0, 0x80),
+    b(0xf0, 0x90, 0x80, 0x80),
+  ),
+  group(
+    "The first 5- and 6-byte forms (code points beyond Unicode)",
+    false,
+    b(0xf8, 0x88, 0x80, 0x80, 0x80),
+    b(0xfc, 0x84, 0x80, 0x80, 0x80, 0x80),
+  ),
+  group(
+    "The last sequence of each length",
+    true,
+    b(0x7f),
+    b(0xdf, 0xbf),
+    b(0xef, 0xbf, 0xbf),
+    b(0xf4, 0x8f, 0xbf, 0xbf),
+  ),
+  group(
+    "The last 4-, 5- and 6-byte forms (code points beyond Unicode)",
+    false,
+    b(0xf7, 0xbf, 0xbf, 0xbf),
+    b(0xfb, 0xbf, 0xbf, 0xbf, 0xbf),
+    b(0xfd, 0xbf, 0xbf, 0xbf, 0xbf, 0xbf),
+  ),
+  {
+    title: "Other boundaries",
+    sequences: [
+      { valid: true, bytes: b(0xed, 0x9f, 0xbf) },
+      { valid: true, bytes: b(0xee, 0x80, 0x80) },
+      { valid: true, bytes: b(0xef, 0xbf, 0xbd) },
+      { valid: true, bytes: b(0xf4, 0x8f, 0xbf, 0xbf) },
+      { valid: false, bytes: b(0xf4, 0x90, 0x80, 0x80) },
+    ],
+  },
+  group(
+    "Continuation bytes without a start byte",
+    false,
+    b(0x80),
+    b(0xbf),
+    b(0x80, 0xbf),
+    b(0x80, 0xbf, 0x80),
+    b(0x80, 0xbf, 0x80, 0xbf),
+    b(0x80, 0xbf, 0x80, 0xbf, 0x80),
+    b(0x80, 0xbf, 0x80, 0xbf, 0x80, 0xbf),
+    b(...range(0x80, 0xbf)),
+  ),
+  group(
+    "Start bytes each followed by a space",
+    false,
+    ...[
+      [0xc0, 0xdf],
+      [0xe0, 0xef],
+      [0xf0, 0xf7],
+      [0xf8, 0xfb],
+      [0xfc, 0xfd],
+    ].map(([from, to]) => b(...range(from!, to!).flatMap((x) => [x, 0x20]))),
+  ),
+  group("Sequences without their last continuation byte", false, ...missingLast),
+  group("All of the incomplete sequences above, concatenated", false, concat(...missingLast)),
+  group("Bytes that never appear in UTF-8", false, b(0xfe), b(0xff), b(0xfe, 0xfe, 0xff, 0xff)),
+  group(
+    "Overlong forms of an ASCII character",
+    false,
+    b(0xc0, 0xaf),
+    b(0xe0, 0x80, 0xaf),
+    b(0xf0, 0x80, 0x80, 0xaf),
+    b(0xf8, 0x80, 0x80, 0x80, 0xaf),
+    b(0xfc, 0x80, 0x80, 0x80, 0x80, 0xaf),
+  ),
+  group(
+    "The largest overlong form of each length",
+    false,
+    b(0xc1, 0xbf),
+    b(0xe0, 0x9f, 0xbf),
+    b(0xf0, 0x8f, 0xbf, 0xbf),
+    b(0xf8, 0x87, 0xbf, 0xbf, 0xbf),
+    b(0xfc, 0x83, 0xbf, 0xbf, 0xbf, 0xbf),
+  ),
+  group(
+    "Overlong forms of NUL",
+    false,
+    b(0xc0, 0x80),
+    b(0xe0, 0x80, 0x80),
+    b(0xf0, 0x80, 0x80, 0x80),
+    b(0xf8, 0x80, 0x80, 0x80, 0x80),
+    b(0xfc, 0x80, 0x80, 0x80, 0x80, 0x80),
+  ),
+  group(
+    "Single UTF-16 surrogates",
+    false,
+    b(0xed, 0xa0, 0x80),
+    b(0xed, 0xad, 0xbf),
+    b(0xed, 0xae, 0x80),
+    b(0xed, 0xaf, 0xbf),
+    b(0xed, 0xb0, 0x80),
+    b(0xed, 0xbe, 0x80),
+    b(0xed, 0xbf, 0xbf),
+  ),
+  group(
+    "Paired UTF-16 surrogates",
+    false,
+    ...[
+      [0xa0, 0x80, 0xb0, 0x80],
+      [0xa0, 0x80, 0xbf, 0xbf],
+      [0xad, 0xbf, 0xb0, 0x80],
+      [0xad, 0xbf, 0xbf, 0xbf],
+      [0xae, 0x80, 0xb0, 0x80],
+      [0xae, 0x80, 0xbf, 0xbf],
+      [0xaf, 0xbf, 0xb0, 0x80],
+      [0xaf, 0xbf, 0xbf, 0xbf],
+    ].map(([a, b2, c, d]) => b(0xed, a!, b2!, 0xed, c!, d!)),
+  ),
+  group("Noncharacters (valid UTF-8)", true, ...noncharacters()),
+  group(
+    "Specials, the replacement character among them (valid UTF-8)",
+    true,
+    ...[0xb9, 0xba, 0xbb, 0xbc, 0xbd, 0xbe, 0xbf].map((x) => b(0xef, 0xbf, x)),
+  ),
+];
