@@ -16,6 +16,8 @@ const LAYERS = [
   "server",
   "client",
   "pubsub",
+  "redis",
+  "conformance",
   "cli",
 ];
 /** server and client are siblings: neither may import the other. */
@@ -82,6 +84,14 @@ describe("architecture", () => {
           ? false
           : LAYERS.indexOf(to) < LAYERS.indexOf(from);
         assert.ok(ok, `${relative(src, file)} (${from}) imports ${spec} (${to})`);
+      }
+    }
+  });
+
+  it("imports ioredis from src/redis only (the core has no runtime dependency)", () => {
+    for (const file of all.filter((f) => layerOf(f) !== "redis")) {
+      for (const spec of imports(file)) {
+        assert.ok(!spec.startsWith("ioredis"), `${relative(src, file)} imports ${spec}`);
       }
     }
   });

@@ -1,10 +1,13 @@
+import { runConformanceCli } from "../conformance/cli.js";
+import { runDemo } from "../demo/cli.js";
 import { startEchoServer } from "./echo.js";
 
 const USAGE = `usage: tidews <command> [options]
 
 commands:
   echo [--port P] [--host H] [--deflate]   the echo server (prints "listening <port>")
-  demo                                     the demo chat server (not built yet)
+  demo [--port P] [--host H] [--redis URL] the demo: chat, live dashboard, echo (http://127.0.0.1:8080)
+  conformance <role> [options]             the conformance suite (tidews conformance help)
   help                                     this text
 `;
 
@@ -46,12 +49,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     case "echo":
       await echo(rest);
       return -1; // keeps running
+    case "conformance":
+      return runConformanceCli(rest, { startEchoServer });
     case "demo":
-      process.stderr.write(
-        "tidews demo: the demo server is not built yet (see the issue 'The demo: npm start runs a live chat').\n" +
-          "Meanwhile `npm run echo` starts the echo server and `npm test` runs the tests.\n",
-      );
-      return 1;
+      return (await runDemo(rest)) === undefined ? 0 : -1; // keeps running
     case undefined:
     case "help":
     case "--help":
