@@ -2,7 +2,7 @@ import { isUtf8 } from "node:buffer";
 import type { ByteBuffer } from "../buffer/byte-buffer.js";
 import type { Pool } from "../buffer/pool.js";
 import { createError, isTidewsError, type TidewsError } from "../errors.js";
-import { CloseCode } from "../protocol/close-codes.js";
+import { CloseCode, closePayloadLength, isValidCloseCode } from "../protocol/close-codes.js";
 import {
   type CloseInfo,
   ProtocolConnection,
@@ -211,6 +211,8 @@ export class Connection<S = Record<string, unknown>> implements ProtocolSink, He
   private streamEnded = false;
   private inputPaused = false;
   private seenEpoch = 0;
+  /** A close requested while the codec still had messages queued. */
+  private pendingClose: { code: number; reason: string } | undefined;
   /** Why the library closed the connection on its own (reported in onClose when no other). */
   private closeInfoError: TidewsError | undefined;
   private pinged = false;
@@ -264,7 +266,8 @@ export class Connection<S = Record<string, unknown>> implements ProtocolSink, He
 
   /** The state, numbered as the browser's `readyState`: 1 open, 2 closing, 3 closed. */
   get readyState(): ReadyStateValue {
-    return this.closed ? ReadyState.Closed : this.core.state;
+    if (this.closed) return ReadyState.Closed;
+    return this.pendingClose !== undefined ? ReadyState.Closing : this.core.state;
   }
 
   /** Bytes queued for the peer: in the library and in the stream, not yet flushed. */
@@ -288,7 +291,7 @@ export class Connection<S = Record<string, unknown>> implements ProtocolSink, He
    *   (like `ws`, no exception), or the backpressure policy refused it
    */
   send(data: string | Uint8Array | ArrayBuffer, options?: SendOptions): boolean {
-    if (!this.core.canSend || this.closed) return false;
+    if (!this.core.canSend || this.closed || this.pendingClose !== undefined) return false;
     const fin = options?.fin ?? true;
     let opcode: number;
     let payload: string | Uint8Array;
@@ -337,7 +340,7 @@ export class Connection<S = Record<string, unknown>> implements ProtocolSink, He
    * concatenating them first.
    */
   writev(parts: readonly Uint8Array[], options?: SendOptions): boolean {
-    if (!this.core.canSend || this.closed) return false;
+    if (!this.core.canSend || this.closed || this.pendingClose !== undefined) return false;
     const opcode = options?.binary === false ? Opcode.Text : Opcode.Binary;
     const fin = options?.fin ?? true;
     let size = 0;
@@ -417,9 +420,27 @@ export class Connection<S = Record<string, unknown>> implements ProtocolSink, He
    * @throws {@link UsageError} `ERR_INVALID_ARGUMENT` for a code or reason that may not be sent
    */
   close(code: number = CloseCode.Normal, reason = ""): void {
-    if (this.closed) return;
-    this.core.close(code, reason);
+    if (this.closed || this.pendingClose !== undefined) return;
+    if (this.codec?.busy === true && this.core.canSend) {
+      // Messages are still being compressed: the close frame must follow them (RFC 6455
+      // section 5.5.1). Check the arguments now, send when the codec's queue is empty.
+      closePayloadLength(reason);
+      if (!isValidCloseCode(code)) {
+        throw createError("ERR_INVALID_ARGUMENT", `close code ${code} may not be sent`);
+      }
+      this.pendingClose = { code, reason };
+    } else {
+      this.core.close(code, reason);
+    }
     this.armCloseTimer();
+  }
+
+  /** @internal The codec's queue is empty: a close that waited for it goes out now. */
+  codecIdle(): void {
+    const pending = this.pendingClose;
+    if (pending === undefined || this.closed) return;
+    this.pendingClose = undefined;
+    this.core.close(pending.code, pending.reason);
   }
 
   /** Destroys the stream at once, without a close handshake. */

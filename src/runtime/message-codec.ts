@@ -12,6 +12,8 @@ export interface CodecHost {
   resumeInput(): void;
   /** Writes a shared (broadcast) frame; takes over one reference. */
   writeShared(frame: SharedFrame): void;
+  /** The queue of messages waiting for compression became empty. */
+  codecIdle(): void;
 }
 
 /**
@@ -243,6 +245,7 @@ export class DeflateMessageCodec implements MessageCodec, CodecListener {
       }
     }
     if (sent > 0) this.queue.splice(0, sent);
+    if (this.queue.length === 0) this.host?.codecIdle();
   }
 }
 
