@@ -19,7 +19,7 @@ import {
   sha256,
   sizeMatrix,
 } from "./payloads.js";
-import { type InteropServer, type ServerPeer, startInteropServer } from "./server.js";
+import { GREETING, type InteropServer, type ServerPeer, startInteropServer } from "./server.js";
 
 const TIMEOUT = { timeout: 60_000 };
 const chromiumPath = findChromium();
@@ -117,9 +117,10 @@ async function open(
   browser: Browser,
   server: InteropServer,
   protocols?: string[],
+  path = "/",
 ): Promise<{ id: number; opened: Opened; peer: ServerPeer }> {
   const serverSide = server.connection();
-  const opened = await browser.call<Opened>("open", server.url("/"), protocols);
+  const opened = await browser.call<Opened>("open", server.url(path), protocols);
   assert.equal(opened.failed, undefined, "the browser failed to connect");
   return { id: opened.id, opened, peer: await serverSide };
 }
@@ -166,6 +167,24 @@ describe("Chromium -> tidews server", options, () => {
     const { id, opened, peer } = await open(browser, server);
     assert.equal(opened.extensions, "", "no deflate unless the server enables it");
     await checkEchoes(browser, id, peer, sizeMatrix());
+    await browser.call("close", id, 1000, "");
+  });
+
+  it("receives what the server sends from onOpen, right behind the 101", async () => {
+    const { id, peer } = await open(browser, server, undefined, "/greet");
+    const text = Buffer.from(GREETING[0]);
+    assert.deepEqual(await browser.call<Summary>("next", id), {
+      kind: "text",
+      length: text.length,
+      sha256: sha256(text),
+    });
+    assert.deepEqual(await browser.call<Summary>("next", id), {
+      kind: "binary",
+      length: GREETING[1].length,
+      sha256: sha256(GREETING[1]),
+    });
+    await peer.until(() => peer.pongs.length === 1);
+    assert.equal(String(peer.pongs[0]), "greeting ping");
     await browser.call("close", id, 1000, "");
   });
 

@@ -17,7 +17,7 @@ import {
   UNICODE_SAMPLES,
 } from "./payloads.js";
 import { type Answer, hex, PythonPeer } from "./python-peer.js";
-import { type InteropServer, type ServerPeer, startInteropServer } from "./server.js";
+import { GREETING, type InteropServer, type ServerPeer, startInteropServer } from "./server.js";
 
 const TIMEOUT = { timeout: 60_000 };
 const found = findPython();
@@ -79,6 +79,17 @@ describe(
     it("echoes text and binary of 0 B to 16 MiB byte for byte", TIMEOUT, async () => {
       const { peer } = await connect(py, server);
       await checkEchoes(py, peer, sizeMatrix());
+      await py.request("close");
+    });
+
+    it("receives what the server sends from onOpen, right behind the 101", async () => {
+      const { peer } = await connect(py, server, {}, "/greet");
+      const text = await py.request("recv");
+      assert.deepEqual(text, { ...text, kind: "text", hex: hex(GREETING[0]) });
+      const bin = await py.request("recv");
+      assert.deepEqual(bin, { ...bin, kind: "binary", hex: hex(GREETING[1]) });
+      await peer.until(() => peer.pongs.length === 1);
+      assert.equal(String(peer.pongs[0]), "greeting ping");
       await py.request("close");
     });
 

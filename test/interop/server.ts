@@ -1,8 +1,9 @@
 // A tidews server for the interop tests: an http server on 127.0.0.1 port 0 whose 'upgrade' event
 // goes to an Upgrader with the options under test. Every connection echoes each message with its
 // type and records what it saw (message digests, pings, pongs, the close), so a test can check the
-// server's view of the peer. Paths starting with /refuse are answered 403 before any upgrade.
-// GET requests serve the browser peer's files.
+// server's view of the peer. Paths starting with /refuse are answered 403 before any upgrade; on
+// paths starting with /greet the server sends GREETING and a ping from onOpen. GET requests serve
+// the browser peer's files.
 import { EventEmitter, once } from "node:events";
 import { readFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
@@ -89,6 +90,12 @@ export interface InteropServer {
   close(): Promise<void>;
 }
 
+/** What the server sends in onOpen on a path starting with /greet: a text, a binary. */
+export const GREETING: readonly [string, Uint8Array] = [
+  "hello from onOpen ✓",
+  Buffer.alloc(3000, 0xab),
+];
+
 const STATIC: Record<string, { file: string; type: string }> = {
   "/peer.html": { file: "peers/browser/peer.html", type: "text/html; charset=utf-8" },
   "/peer.js": { file: "peers/browser/peer.js", type: "text/javascript; charset=utf-8" },
@@ -106,6 +113,12 @@ export async function startInteropServer(options: UpgraderOptions = {}): Promise
       const peer = new ServerPeer(conn, u.socket, u.path);
       conn.session.peer = peer;
       peers.push(peer);
+      if (u.path.startsWith("/greet")) {
+        // Frames written right behind the 101 response, likely in the same TCP segment.
+        conn.send(GREETING[0] as string);
+        conn.send(GREETING[1] as Uint8Array);
+        conn.ping("greeting ping");
+      }
       events.emit("open");
     },
     onMessage(conn, message: Message) {

@@ -140,6 +140,17 @@ describe("tidews client -> Python websockets server", options, () => {
     await closeClient(server, c);
   });
 
+  it("receives the frames Python sends right behind the 101", async () => {
+    const c = await connect(server.url("/greet"));
+    const text = await c.peer.next();
+    assert.ok(text.isText && text.data.toString() === "hello from Python ✓");
+    const bin = await c.peer.next();
+    assert.ok(!bin.isText && bin.data.equals(Buffer.alloc(3000, 0xef)));
+    await c.peer.until(() => c.peer.pings.length === 1);
+    assert.equal(String(c.peer.pings[0]), "greeting ping");
+    await closeClient(server, c);
+  });
+
   it("carries unicode text unchanged", async () => {
     const c = await connect(server.url());
     const { conn, peer } = c;

@@ -22,6 +22,7 @@ import {
 } from "./payloads.js";
 
 const TIMEOUT = { timeout: 60_000 };
+const GREETING: readonly [string, Buffer] = ["hello from ws ✓", Buffer.alloc(3000, 0xcd)];
 const client = await loadClient();
 const options = client.missing === undefined ? {} : { skip: client.missing };
 
@@ -109,6 +110,12 @@ async function startWsServer(
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
       peers.push(new WsServerPeer(ws, socket, req));
+      if ((req.url ?? "").startsWith("/greet")) {
+        // Frames right behind the 101, likely in the same TCP segment.
+        ws.send(GREETING[0]);
+        ws.send(GREETING[1]);
+        ws.ping("greeting ping");
+      }
       events.emit("open");
     });
   });
@@ -188,6 +195,17 @@ describe("tidews client -> ws server", options, () => {
   it("echoes text and binary of 0 B to 16 MiB byte for byte", TIMEOUT, async () => {
     const { conn, peer, remote } = await pair(server, { maxMessageSize: 64 * 1024 * 1024 });
     await checkEchoes(conn, peer, remote, sizeMatrix());
+    await closeClient(conn, peer);
+  });
+
+  it("receives the frames ws sends right behind the 101", async () => {
+    const { conn, peer } = await pair(server, {}, "/greet");
+    const text = await peer.next();
+    assert.ok(text.isText && text.data.toString() === GREETING[0]);
+    const bin = await peer.next();
+    assert.ok(!bin.isText && bin.data.equals(GREETING[1]));
+    await peer.until(() => peer.pings.length === 1);
+    assert.equal(String(peer.pings[0]), "greeting ping");
     await closeClient(conn, peer);
   });
 

@@ -18,7 +18,7 @@ import {
   textPayload,
   UNICODE_SAMPLES,
 } from "./payloads.js";
-import { type InteropServer, type ServerPeer, startInteropServer } from "./server.js";
+import { GREETING, type InteropServer, type ServerPeer, startInteropServer } from "./server.js";
 
 const TIMEOUT = { timeout: 60_000 };
 
@@ -31,6 +31,8 @@ interface WsMessage {
 class WsClient {
   readonly ws: WebSocket;
   readonly closed: Promise<{ code: number; reason: string }>;
+  /** The first ping's payload (listened for before the handshake ends). */
+  readonly firstPing: Promise<Buffer>;
   /** The Sec-WebSocket-Extensions header of the server's 101 (ws.extensions has names only). */
   extensionsHeader = "";
   private readonly queue: WsMessage[] = [];
@@ -44,6 +46,8 @@ class WsClient {
       if (waiter === undefined) this.queue.push(m);
       else waiter(m);
     });
+    this.firstPing = once(ws, "ping").then(([p]) => p as Buffer);
+    this.firstPing.catch(() => {});
     this.closed = once(ws, "close").then(([code, reason]) => ({
       code: code as number,
       reason: String(reason),
@@ -146,6 +150,18 @@ describe("ws client -> tidews server", () => {
   it("echoes text and binary of 0 B to 16 MiB byte for byte", TIMEOUT, async () => {
     const { client, peer } = await pair(server);
     await checkEchoes(client, peer, sizeMatrix());
+    await client.close();
+  });
+
+  it("receives what the server sends from onOpen, right behind the 101", async () => {
+    const { client } = await pair(server, "/greet");
+    const text = await client.next();
+    assert.equal(text.isBinary, false);
+    assert.equal(text.data.toString(), GREETING[0]);
+    const bin = await client.next();
+    assert.equal(bin.isBinary, true);
+    assert.ok(bin.data.equals(GREETING[1]));
+    assert.equal(String(await client.firstPing), "greeting ping");
     await client.close();
   });
 

@@ -8,7 +8,8 @@ Each connection echoes every message with its type. A text message starting with
 command instead: {"op": "close", "code", "reason"}, {"op": "ping", "hex"} (answers "!pong <hex>"
 once the matching pong is back), {"op": "fragments", "kind", "parts": [hex...]},
 {"op": "burst", "prefix", "n"}, {"op": "digests"} (answers with the digests received so far).
-Paths starting with /refuse are answered 403.
+Paths starting with /refuse are answered 403; on paths starting with /greet the server first
+sends GREETING (a text, a binary) and a ping.
 """
 
 import asyncio
@@ -56,8 +57,16 @@ async def command(ws, cmd: dict, received: list) -> bool:
     return True
 
 
+GREETING = ("hello from Python ✓", bytes([0xEF]) * 3000)
+
+
 async def handler(ws, path):
     received = []
+    if path.startswith("/greet"):
+        # Frames right behind the 101, likely in the same TCP segment.
+        await ws.send(GREETING[0])
+        await ws.send(GREETING[1])
+        await ws.ping(b"greeting ping")
     try:
         async for message in ws:
             if isinstance(message, str) and message.startswith("!cmd "):
