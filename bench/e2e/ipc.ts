@@ -20,6 +20,8 @@ export type ServerCommand =
 export interface ServerStats {
   /** `performance.now()` in the server when the stats were taken, milliseconds. */
   readonly time: number;
+  /** The monotonic clock (`process.hrtime`) in microseconds, the clock of V8's CPU profiles. */
+  readonly monoUs: number;
   /** `process.cpuUsage()`: microseconds of user and system time since the process started. */
   readonly cpuUser: number;
   readonly cpuSystem: number;

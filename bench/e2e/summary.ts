@@ -7,7 +7,13 @@
 
 import { type Cell, formatBytes, formatNumber, formatTable, ratio } from "../lib/report.js";
 import { median } from "../lib/stats.js";
-import { mergedLatency, type RunRecord, type ScenarioRuns } from "./runner.js";
+import {
+  mergedLatency,
+  NOISE_CPU,
+  otherCpuOf,
+  type RunRecord,
+  type ScenarioRuns,
+} from "./runner.js";
 import {
   type Scenario,
   SERVER_NAMES,
@@ -21,12 +27,6 @@ import {
  * the run is flagged and its figures are not a result.
  */
 export const LOAD_BOUND_CPU = 0.9;
-
-/**
- * Other processes above this share of a pinned core during the window make the run noisy: the
- * server or the load generator had to share its core, and the figures understate it.
- */
-export const NOISE_CPU = 0.15;
 
 /** The figures of one server in one scenario. */
 export interface ServerSummary {
@@ -125,15 +125,7 @@ export function summarizeServer(
     r.load ? (r.load.cpuUser + r.load.cpuSystem) / 1e6 / seconds(r) : undefined,
   );
   const hist = mergedLatency(ok);
-  const otherCpu = medianOf(ok, (r) => {
-    const [c0, c1] = r.coreBusy ?? [];
-    if (c0 === undefined || c1 === undefined || !r.serverBefore || !r.serverAfter || !r.load) {
-      return undefined;
-    }
-    const srv = cpuOf(r.serverBefore, r.serverAfter);
-    const load = (r.load.cpuUser + r.load.cpuSystem) / 1e6 / seconds(r);
-    return Math.max(0, c0 - srv, c1 - load);
-  });
+  const otherCpu = medianOf(ok, otherCpuOf);
   const poolHit = medianOf(ok, (r) => {
     const a = r.serverBefore?.pool;
     const b = r.serverAfter?.pool;
@@ -174,7 +166,8 @@ export function summarizeScenario(scenario: Scenario, runs: ScenarioRuns): Scena
 export function formatLatency(us: number | undefined): string {
   if (us === undefined || !Number.isFinite(us)) return "";
   if (us < 1000) return `${Math.round(us)}µs`;
-  return `${(us / 1000).toPrecision(3)}ms`;
+  if (us < 999_500) return `${(us / 1000).toPrecision(3)}ms`;
+  return `${(us / 1e6).toPrecision(3)}s`;
 }
 
 function pct(v: number | undefined): string {

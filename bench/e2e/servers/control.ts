@@ -42,6 +42,7 @@ function stats(server: ControlledServer): ServerStats {
   const pool = server.pool?.();
   return {
     time: performance.now(),
+    monoUs: Number(process.hrtime.bigint() / 1000n),
     cpuUser: cpu.user,
     cpuSystem: cpu.system,
     rss: mem.rss,
