@@ -2,7 +2,7 @@
 // Builds the ESM and CommonJS outputs (with .d.ts) into dist/.
 // `--if-needed` skips the build when dist/ is newer than every file in src/.
 import { execFileSync } from "node:child_process";
-import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 const root = new URL("..", import.meta.url).pathname;
@@ -40,6 +40,11 @@ for (const config of ["tsconfig.build.json", "tsconfig.cjs.json"]) {
     process.exit(1);
   }
 }
+// The demo's pages are plain files beside its module (the CLI, and so the demo, is ESM only:
+// tsconfig.cjs.json leaves src/cli and src/demo out).
+cpSync(join(root, "src", "demo", "public"), join(root, "dist", "esm", "demo", "public"), {
+  recursive: true,
+});
 // dist/cjs is CommonJS although the package is "type": "module".
 mkdirSync(join(root, "dist", "cjs"), { recursive: true });
 writeFileSync(join(root, "dist", "cjs", "package.json"), '{ "type": "commonjs" }\n');
