@@ -526,3 +526,32 @@ describe("tidews client -> ws server: messages sent just before close()", option
     });
   }
 });
+
+describe(
+  "tidews client -> ws server: a fragmented message behind one still being compressed",
+  options,
+  () => {
+    it("reaches ws whole and unchanged", async () => {
+      const server = await startWsServer(true);
+      try {
+        const { conn, peer, remote } = await pair(server, { perMessageDeflate: true });
+        remote.echo = false;
+        const text = textPayload(200_000, 4);
+        const bin = binaryPayload(100_000, 5);
+        conn.send(text);
+        conn.send(bin.subarray(0, 50_000), { fin: false });
+        conn.send(bin.subarray(50_000), { fin: true });
+        conn.send("after");
+        await remote.until(() => remote.received.length === 3 || remote.close !== undefined);
+        assert.deepEqual(
+          remote.received.map((r) => r.sha256),
+          [sha256(Buffer.from(text)), sha256(bin), sha256(Buffer.from("after"))],
+          "what ws received",
+        );
+        await closeClient(conn, peer);
+      } finally {
+        await server.close();
+      }
+    });
+  },
+);

@@ -597,3 +597,27 @@ describe("ws client -> tidews server: messages sent just before close()", () => 
     });
   }
 });
+
+describe("ws client -> tidews server: a fragmented message behind one still being compressed", () => {
+  it("reaches ws whole and unchanged", async () => {
+    const server = await startInteropServer({ perMessageDeflate: true });
+    try {
+      const { client, peer } = await pair(server, "/", undefined, { perMessageDeflate: true });
+      const text = textPayload(200_000, 4); // compressed off the main thread
+      const bin = binaryPayload(100_000, 5);
+      peer.conn.send(text);
+      peer.conn.send(bin.subarray(0, 50_000), { fin: false });
+      peer.conn.send(bin.subarray(50_000), { fin: true });
+      peer.conn.send("after");
+      assert.equal((await client.next()).data.toString(), text);
+      const m = await client.next();
+      assert.equal(m.isBinary, true);
+      assert.equal(m.data.length, bin.length, "length of the fragmented message");
+      assert.ok(m.data.equals(bin), "bytes of the fragmented message");
+      assert.equal((await client.next()).data.toString(), "after");
+      await client.close();
+    } finally {
+      await server.close();
+    }
+  });
+});
