@@ -6,7 +6,7 @@
  *                           [--agent NAME] [--quick] [--insecure]
  * tidews conformance client [--port P] [--host H] [--cases ...] [--exclude ...] [--out DIR]
  *                           [--quick] [--once]
- * tidews conformance client-driver --url ws://HOST:PORT --agent NAME
+ * tidews conformance client-driver --url ws://HOST:PORT [--agent NAME]
  * tidews conformance self [--cases ...] [--exclude ...] [--out DIR] [--quick]
  * tidews conformance list [--cases ...] [--exclude ...]
  * ```
@@ -18,13 +18,14 @@
 
 import { createError } from "../errors.js";
 import { selectCases } from "./cases/index.js";
-import type { DriverClient } from "./client-driver.js";
+import { runClientDriver } from "./client-driver.js";
 import { startFuzzingServer } from "./fuzzing-server.js";
 import { Progress } from "./progress.js";
 import { groupByAgent } from "./report-files.js";
 import { writeReports } from "./reports.js";
 import { runServerSuite } from "./runner.js";
 import { formatSummary } from "./summary.js";
+import { tidewsDriverClient } from "./tidews-client.js";
 import type { CaseResult } from "./types.js";
 
 /** An echo server of the library under test, for the `self` role. */
@@ -34,18 +35,15 @@ export interface SelfEchoServer {
 }
 
 /**
- * What the command line of the tidews package passes in: the pieces of tidews that the suite
- * tests when it tests tidews itself. (The suite sits below the command line and does not import
- * it.)
+ * What the command line of the tidews package passes in: the echo server that the `self` role
+ * tests (it lives in the command line, which the suite sits below and does not import).
  */
 export interface ConformanceHooks {
-  /** Starts the tidews echo server (the `self` role). */
+  /** Starts the tidews echo server. */
   readonly startEchoServer?: (options: {
     port: number;
     deflate: boolean;
   }) => Promise<SelfEchoServer>;
-  /** The tidews client, for `client-driver` and the client half of `self`. */
-  readonly driverClient?: DriverClient;
 }
 
 /** The usage text. */
@@ -55,10 +53,11 @@ roles:
   server --url ws://HOST:PORT/   test a server that echoes every message (Autobahn's fuzzingclient)
   client [--port P] [--host H]   serve the cases to a client under test (Autobahn's fuzzingserver):
                                  /getCaseCount, /runCase?case=N&agent=A, /updateReports?agent=A
-  client-driver --url ws://HOST:PORT --agent NAME
-                                 drive the tidews client through a fuzzing server (not built yet)
+  client-driver --url ws://HOST:PORT [--agent NAME]
+                                 drive the tidews client through a fuzzing server (this
+                                 suite's client role, or Autobahn's fuzzingserver)
   self                           test tidews itself: its echo server without and with
-                                 permessage-deflate (npm run conformance)
+                                 permessage-deflate, and its client (npm run conformance)
   list                           print the cases
 
 options:
@@ -208,8 +207,8 @@ async function clientRole(args: Args): Promise<number> {
 }
 
 /**
- * Tests tidews itself: the echo server without and with permessage-deflate, in process. (The
- * client role joins once the tidews client exists.)
+ * Tests tidews itself, in process: the echo server without and with permessage-deflate, and the
+ * client through the fuzzing server.
  */
 async function selfTest(args: Args, hooks: ConformanceHooks): Promise<number> {
   const startEchoServer = hooks.startEchoServer;
@@ -246,9 +245,65 @@ async function selfTest(args: Args, hooks: ConformanceHooks): Promise<number> {
       await server.close();
     }
   }
+  const agent = "tidews-client";
+  const progress = new Progress(cases.length, process.stderr, `${agent} `);
+  const fuzzing = await startFuzzingServer({
+    cases,
+    quick: args.flags.has("quick"),
+    onResult: (r, i) => progress.update(r, cases[i + 1]?.id),
+  });
+  try {
+    const t0 = performance.now();
+    await runClientDriver({
+      url: `ws://127.0.0.1:${fuzzing.port}`,
+      agent,
+      client: tidewsDriverClient(),
+    });
+    const results = fuzzing.resultsOf(agent);
+    const seconds = ((performance.now() - t0) / 1000).toFixed(1);
+    process.stderr.write(
+      formatSummary(
+        results,
+        `conformance: ${results.length} cases against ${agent} in ${seconds} s`,
+      ),
+    );
+    all.push(...results);
+    status = Math.max(status, exitStatus(results), results.length < cases.length ? 1 : 0);
+  } finally {
+    await fuzzing.close();
+  }
   await writeReports(out, groupByAgent(all));
   process.stderr.write(`reports: ${out}/index.html, ${out}/index.json\n`);
   return status;
+}
+
+async function clientDriver(args: Args): Promise<number> {
+  const url = text(args, "url");
+  if (url === undefined)
+    throw createError("ERR_INVALID_ARGUMENT", "client-driver: --url is required");
+  const agent = text(args, "agent") ?? "tidews";
+  try {
+    const count = await runClientDriver({
+      url,
+      agent,
+      client: tidewsDriverClient(),
+      onCase: (n, total) => {
+        if (process.stderr.isTTY) process.stderr.write(`\r\x1b[2K${agent} case ${n}/${total}`);
+        else if (n === 1 || n % 50 === 0 || n === total)
+          process.stderr.write(`${agent} case ${n}/${total}\n`);
+      },
+    });
+    if (process.stderr.isTTY) process.stderr.write("\n");
+    process.stderr.write(
+      `${agent}: ran ${count} cases and asked for the reports (the verdicts are the fuzzing server's)\n`,
+    );
+    return 0;
+  } catch (error) {
+    process.stderr.write(
+      `tidews conformance client-driver: ${error instanceof Error ? error.message : error}\n`,
+    );
+    return 1;
+  }
 }
 
 function list(args: Args): number {
@@ -278,11 +333,7 @@ export async function runConformanceCli(
       case "client":
         return await clientRole(args);
       case "client-driver":
-        process.stderr.write(
-          "tidews conformance client-driver: needs the tidews client, which is not built yet.\n" +
-            "Meanwhile any client can be driven against `tidews conformance client` (see the README).\n",
-        );
-        return 2;
+        return await clientDriver(args);
       case "self":
         return await selfTest(args, hooks);
       case "list":
