@@ -77,6 +77,8 @@ export class DeflateMessageCodec implements MessageCodec, CodecListener {
   private queued = 0;
   private closed = false;
   private readonly pieces: Uint8Array[] = [];
+  /** A fragmented message is open in the queue (its last fragment not queued yet). */
+  private fragmentQueued = false;
 
   /**
    * @param inflater - decompresses the peer's messages
@@ -113,7 +115,7 @@ export class DeflateMessageCodec implements MessageCodec, CodecListener {
   ): boolean {
     // Fragmented sends go out uncompressed: RSV1 belongs to a message's first frame and the
     // fragments of one compressed message would share one deflate stream.
-    if (!fin || this.core?.sendingFragments === true) return false;
+    if (!fin || this.fragmentQueued || this.core?.sendingFragments === true) return false;
     if (compress !== undefined) return compress;
     const size = typeof payload === "string" ? payload.length : payload.byteLength;
     return size >= this.threshold;
@@ -157,6 +159,8 @@ export class DeflateMessageCodec implements MessageCodec, CodecListener {
     else view.set(payload, MAX_HEADER_SIZE);
     buf.off += MAX_HEADER_SIZE;
     this.queue.push(new OutgoingJob(opcode, fin, false, buf, size));
+    // Until its last fragment is queued, nothing may be compressed in between.
+    this.fragmentQueued = !fin;
     this.queued += size;
   }
 
@@ -245,7 +249,11 @@ export class DeflateMessageCodec implements MessageCodec, CodecListener {
       }
     }
     if (sent > 0) this.queue.splice(0, sent);
-    if (this.queue.length === 0) this.host?.codecIdle();
+    if (this.queue.length === 0) {
+      // An open fragmented message is now the core's to track (sendingFragments).
+      this.fragmentQueued = false;
+      this.host?.codecIdle();
+    }
   }
 }
 
