@@ -63,5 +63,20 @@ describe("conformance suite against ws as a client", () => {
       ["timeout", "A"],
       ["timeout", "B"],
     ]);
+
+    // The other endpoints of Autobahn's protocol, and the reports over plain HTTP.
+    const base = `ws://127.0.0.1:${server.port}`;
+    assert.deepEqual(JSON.parse(await wsDriverClient.firstText(`${base}/getCaseInfo?case=1`)), {
+      id: "1.1.1",
+      description: "Send one text message with a payload of 0 bytes.",
+    });
+    const status = await wsDriverClient.firstText(
+      `${base}/getCaseStatus?case=14&agent=ws%20client`,
+    );
+    assert.deepEqual(JSON.parse(status), { behavior: "OK" });
+    const page = await fetch(`http://127.0.0.1:${server.port}/`);
+    assert.equal(page.status, 200);
+    assert.match(await page.text(), /href="ws_client_case_6_4_1\.html">NON-STRICT</);
+    assert.equal((await fetch(`http://127.0.0.1:${server.port}/../etc/passwd`)).status, 404);
   });
 });
