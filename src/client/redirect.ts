@@ -19,7 +19,8 @@ export function isRedirect(status: number, headers: IncomingHeaders): boolean {
 /**
  * Where a redirect points, as a WebSocket target. The `Location` is resolved against the current
  * URL (it may be relative, RFC 9110 section 10.2.2); `http:` maps to `ws:` and `https:` to `wss:`;
- * a fragment is dropped (it means nothing to a WebSocket server).
+ * a fragment is dropped (it means nothing to a WebSocket server). Credentials come from the
+ * `Location`, or from the current URL when the redirect stays on the same server.
  *
  * @throws {@link HandshakeError} `ERR_HANDSHAKE_REDIRECT`, with the status and headers of the
  *   redirect, for an unusable `Location`, another scheme, or `wss:` to `ws:` (a downgrade would
@@ -44,11 +45,17 @@ export function redirectTarget(
   if (scheme === undefined) throw fail(`unsupported scheme "${url.protocol}"`);
   if (current.secure && scheme === "ws:") throw fail("refusing to downgrade wss: to ws:");
   url.hash = "";
+  let next: Target;
   try {
-    return parseTarget(url.href.endsWith("#") ? url.href.slice(0, -1) : url.href);
+    next = parseTarget(url.href.endsWith("#") ? url.href.slice(0, -1) : url.href);
   } catch (error) {
     throw fail(isTidewsError(error) ? error.message : "invalid Location");
   }
+  // The current URL's credentials follow a redirect to the same server, and only there.
+  if (next.authorization === undefined && current.authorization !== undefined) {
+    if (sameServer(current, next)) return { ...next, authorization: current.authorization };
+  }
+  return next;
 }
 
 /** True when both targets are the same server: scheme, host and port. */
