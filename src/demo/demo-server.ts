@@ -116,7 +116,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<DemoServer> 
     } else if (files.serve(req, res, path)) {
       // served
     } else if (path === "/stats.json") {
-      const body = JSON.stringify(sampler.history().at(-1) ?? null);
+      const body = JSON.stringify(sampler.history().at(-1) ?? sampler.sample());
       res.writeHead(200, { "content-type": "application/json", "cache-control": "no-cache" });
       res.end(body);
     } else if (path in ENDPOINTS) {
