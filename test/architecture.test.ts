@@ -18,6 +18,7 @@ const LAYERS = [
   "pubsub",
   "redis",
   "conformance",
+  "demo",
   "cli",
 ];
 /** server and client are siblings: neither may import the other. */
