@@ -5,6 +5,7 @@ import { once } from "node:events";
 import { after, before, describe, it } from "node:test";
 import WebSocket from "ws";
 import { parseDemoArgs } from "../../src/demo/cli.js";
+import { chatClient } from "./chat-client.js";
 import { DemoProcess } from "./demo-process.js";
 
 function open(url: string, options?: WebSocket.ClientOptions): Promise<WebSocket> {
@@ -13,31 +14,6 @@ function open(url: string, options?: WebSocket.ClientOptions): Promise<WebSocket
     ws.once("open", () => resolve(ws));
     ws.once("error", reject);
   });
-}
-
-/** A chat client whose JSON messages are collected from the first one on (even one that arrives
- * with the 101); `next(type)` resolves with the next message of that type. */
-async function chatClient(
-  url: string,
-): Promise<{ ws: WebSocket; next(type: string): Promise<Record<string, unknown>> }> {
-  const ws = new WebSocket(url);
-  const seen: Record<string, unknown>[] = [];
-  const waiting: { type: string; resolve: (m: Record<string, unknown>) => void }[] = [];
-  ws.on("message", (data: Buffer) => {
-    const m = JSON.parse(data.toString()) as Record<string, unknown>;
-    const i = waiting.findIndex((w) => w.type === m.type);
-    if (i >= 0) waiting.splice(i, 1)[0]?.resolve(m);
-    else seen.push(m);
-  });
-  await once(ws, "open");
-  return {
-    ws,
-    next(type) {
-      const i = seen.findIndex((m) => m.type === type);
-      if (i >= 0) return Promise.resolve(seen.splice(i, 1)[0] as Record<string, unknown>);
-      return new Promise((resolve) => waiting.push({ type, resolve }));
-    },
-  };
 }
 
 function refusal(url: string, headers?: Record<string, string>): Promise<number> {
@@ -145,8 +121,8 @@ describe("tidews demo --port 0", { timeout: 60_000 }, () => {
   });
 
   it("speaks the chat protocol on /chat", async () => {
-    const ia = await chatClient(`${demo.wsUrl}chat`);
-    const ib = await chatClient(`${demo.wsUrl}chat`);
+    const ia = await chatClient(demo.url);
+    const ib = await chatClient(demo.url);
     const a = ia.ws;
     const b = ib.ws;
     const welcome = await ia.next("welcome");

@@ -1,12 +1,11 @@
 // Two `tidews demo --redis` processes over a real redis-server (a private one on a free port):
 // pages on either process share the rooms, the members and the messages.
 import assert from "node:assert/strict";
-import { once } from "node:events";
 import { after, before, describe, it } from "node:test";
 import type { Page } from "playwright-core";
-import WebSocket from "ws";
 import { RedisProcess, redisServerVersion } from "../helpers/redis-server.js";
 import { gate } from "../interop/gate.js";
+import { chatClient } from "./chat-client.js";
 import { browserGate, Chromium, screenshot, textOf, untilText } from "./chromium.js";
 import { DemoProcess } from "./demo-process.js";
 
@@ -31,45 +30,6 @@ async function stopPair(pair: { redis: RedisProcess; one: DemoProcess; two: Demo
   for (const exit of exits) assert.equal(exit.code, 0, exit.output);
 }
 
-interface Client {
-  readonly ws: WebSocket;
-  /** Every JSON message received, in order. */
-  readonly got: Record<string, unknown>[];
-  /** Resolves once a received message satisfies `test`. */
-  until(test: (m: Record<string, unknown>) => boolean): Promise<Record<string, unknown>>;
-  send(m: object): void;
-}
-
-async function client(url: string): Promise<Client> {
-  const ws = new WebSocket(`${url.replace(/^http/, "ws")}chat`);
-  const got: Record<string, unknown>[] = [];
-  const waiting: {
-    test: (m: Record<string, unknown>) => boolean;
-    resolve: (m: Record<string, unknown>) => void;
-  }[] = [];
-  ws.on("message", (data: Buffer) => {
-    const m = JSON.parse(data.toString()) as Record<string, unknown>;
-    got.push(m);
-    for (const w of waiting.splice(0)) {
-      if (w.test(m)) w.resolve(m);
-      else waiting.push(w);
-    }
-  });
-  await once(ws, "open");
-  return {
-    ws,
-    got,
-    until(test) {
-      const m = got.find(test);
-      if (m !== undefined) return Promise.resolve(m);
-      return new Promise((resolve) => waiting.push({ test, resolve }));
-    },
-    send(m) {
-      ws.send(JSON.stringify(m));
-    },
-  };
-}
-
 describe("two demo processes over redis-server", { ...redisGate, timeout: 60_000 }, () => {
   let pair: Awaited<ReturnType<typeof startPair>>;
   before(async () => {
@@ -85,8 +45,8 @@ describe("two demo processes over redis-server", { ...redisGate, timeout: 60_000
   });
 
   it("deliver a message to the room on both processes, once each", TIMEOUT, async () => {
-    const a = await client(pair.one.url);
-    const b = await client(pair.two.url);
+    const a = await chatClient(pair.one.url);
+    const b = await chatClient(pair.two.url);
     a.send({ type: "hello", name: "ann" });
     b.send({ type: "hello", name: "ben" });
     const ann = (await a.until((m) => m.type === "ready")).user as { id: string; node: string };
