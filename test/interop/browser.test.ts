@@ -170,7 +170,7 @@ describe("Chromium -> tidews server", options, () => {
     await browser.call("close", id, 1000, "");
   });
 
-  it("receives what the server sends from onOpen, right behind the 101", async () => {
+  it("receives what the server sends from onOpen, right behind the 101", TIMEOUT, async () => {
     const { id, peer } = await open(browser, server, undefined, "/greet");
     const text = Buffer.from(GREETING[0]);
     assert.deepEqual(await browser.call<Summary>("next", id), {
@@ -188,7 +188,7 @@ describe("Chromium -> tidews server", options, () => {
     await browser.call("close", id, 1000, "");
   });
 
-  it("carries unicode text unchanged", async () => {
+  it("carries unicode text unchanged", TIMEOUT, async () => {
     const { id, peer } = await open(browser, server);
     const samples = [
       "héllo",
@@ -204,7 +204,7 @@ describe("Chromium -> tidews server", options, () => {
     await browser.call("close", id, 1000, "");
   });
 
-  it("assembles fragmented messages from tidews", async () => {
+  it("assembles fragmented messages from tidews", TIMEOUT, async () => {
     const { id, peer } = await open(browser, server);
     const text = Buffer.from("tidews 😀 fragments for the browser", "utf8");
     const cut = text.indexOf(Buffer.from("😀")) + 1;
@@ -230,7 +230,7 @@ describe("Chromium -> tidews server", options, () => {
     await browser.call("close", id, 1000, "");
   });
 
-  it("answers the server's pings with their payloads", async () => {
+  it("answers the server's pings with their payloads", TIMEOUT, async () => {
     const { id, peer } = await open(browser, server);
     const payloads = [Buffer.alloc(0), Buffer.from([1]), randomBytes(125), Buffer.from("ping ✓")];
     for (const p of payloads) peer.conn.ping(p);
@@ -239,7 +239,7 @@ describe("Chromium -> tidews server", options, () => {
     await browser.call("close", id, 1000, "");
   });
 
-  it("close from the browser: the server sees the code and reason", async () => {
+  it("close from the browser: the server sees the code and reason", TIMEOUT, async () => {
     const { id, peer } = await open(browser, server);
     const reason = "browser leaves — ünï";
     const seen = await browser.call<CloseSeen>("close", id, 4000, reason);
@@ -251,7 +251,7 @@ describe("Chromium -> tidews server", options, () => {
     assert.equal(seen.wasClean, true);
   });
 
-  it("close from the server: the browser sees the code and reason", async () => {
+  it("close from the server: the browser sees the code and reason", TIMEOUT, async () => {
     const { id, peer } = await open(browser, server);
     const reason = `server leaves ✓ ${"r".repeat(100)}`;
     peer.conn.close(4003, reason);
@@ -262,7 +262,7 @@ describe("Chromium -> tidews server", options, () => {
     assert.equal(info.code, 4003, "the browser echoes the code");
   });
 
-  it("a refused handshake is a failed connection for the browser", async () => {
+  it("a refused handshake is a failed connection for the browser", TIMEOUT, async () => {
     const before = server.peers.length;
     const opened = await browser.call<Opened>("open", server.url("/refuse"));
     assert.deepEqual(opened.failed, { code: 1006, reason: "", wasClean: false, errored: true });
@@ -274,7 +274,7 @@ describe("Chromium -> tidews server", options, () => {
     );
   });
 
-  it("selects a subprotocol among the browser's", async () => {
+  it("selects a subprotocol among the browser's", TIMEOUT, async () => {
     const { id, opened, peer } = await open(browser, server, ["x.unknown", "chat.v1", "chat.v2"]);
     assert.equal(opened.protocol, "chat.v1");
     assert.equal(peer.conn.protocol, "chat.v1");
@@ -298,7 +298,21 @@ describe("Chromium -> tidews server", options, () => {
     await browser.call("close", id, 1000, "");
   });
 
-  it("navigating away closes with 1001 (going away)", async () => {
+  it("the browser answers the idle pings of a heartbeat server", TIMEOUT, async () => {
+    const beating = await startInteropServer({ idleTimeout: 50 });
+    try {
+      await browser.load(beating);
+      const { id, peer } = await open(browser, beating);
+      await peer.until(() => peer.pongs.length >= 3 || peer.closeInfo !== undefined);
+      assert.equal(peer.closeInfo, undefined, "closed while the browser was answering the pings");
+      await browser.call("close", id, 1000, "");
+    } finally {
+      await beating.close();
+      await browser.load(server);
+    }
+  });
+
+  it("navigating away closes with 1001 (going away)", TIMEOUT, async () => {
     const { peer } = await open(browser, server);
     await browser.page.goto("about:blank");
     const info = await peer.closed();
@@ -395,7 +409,7 @@ describe("Chromium -> tidews server: permessage-deflate", options, () => {
       });
       after(() => server?.close());
 
-      it("negotiates the expected parameters", () => {
+      it("negotiates the expected parameters", TIMEOUT, () => {
         assert.deepEqual(params(opened.extensions ?? ""), c.params);
         assert.deepEqual(params(peer.conn.extensions), c.params);
       });
@@ -404,28 +418,32 @@ describe("Chromium -> tidews server: permessage-deflate", options, () => {
         await checkEchoes(browser, id, peer, sizeMatrix(SIZES.filter((s) => s <= c.maxSize)));
       });
 
-      it("compresses on the wire, with or without context takeover as agreed", async () => {
-        const message = randomBytes(4096).toString("hex");
-        const measure = async (): Promise<{ up: number; down: number }> => {
-          const read = peer.socket.bytesRead;
-          const written = peer.socket.bytesWritten;
-          assert.equal(await browser.call("echoText", id, message), message);
-          return { up: peer.socket.bytesRead - read, down: peer.socket.bytesWritten - written };
-        };
-        const first = await measure();
-        const second = await measure();
-        assert.ok(first.up < message.length * 0.75, `Chromium compressed: ${first.up} up`);
-        assert.ok(first.down < message.length * 0.75, `tidews compressed: ${first.down} down`);
-        const shrank = (a: number, b: number): boolean => b < a / 4;
-        assert.equal(shrank(first.up, second.up), c.upTakeover, `up ${first.up}, ${second.up}`);
-        assert.equal(
-          shrank(first.down, second.down),
-          c.downTakeover,
-          `down ${first.down}, ${second.down}`,
-        );
-      });
+      it(
+        "compresses on the wire, with or without context takeover as agreed",
+        TIMEOUT,
+        async () => {
+          const message = randomBytes(4096).toString("hex");
+          const measure = async (): Promise<{ up: number; down: number }> => {
+            const read = peer.socket.bytesRead;
+            const written = peer.socket.bytesWritten;
+            assert.equal(await browser.call("echoText", id, message), message);
+            return { up: peer.socket.bytesRead - read, down: peer.socket.bytesWritten - written };
+          };
+          const first = await measure();
+          const second = await measure();
+          assert.ok(first.up < message.length * 0.75, `Chromium compressed: ${first.up} up`);
+          assert.ok(first.down < message.length * 0.75, `tidews compressed: ${first.down} down`);
+          const shrank = (a: number, b: number): boolean => b < a / 4;
+          assert.equal(shrank(first.up, second.up), c.upTakeover, `up ${first.up}, ${second.up}`);
+          assert.equal(
+            shrank(first.down, second.down),
+            c.downTakeover,
+            `down ${first.down}, ${second.down}`,
+          );
+        },
+      );
 
-      it(`compresses within the server's ${c.serverWindow}-bit window`, async () => {
+      it(`compresses within the server's ${c.serverWindow}-bit window`, TIMEOUT, async () => {
         // 300 bytes back is beyond a 9-bit zlib window (250 bytes) and within a 10-bit one.
         const block = randomBytes(150).toString("hex");
         const message = block.repeat(16);

@@ -82,7 +82,7 @@ describe(
       await py.request("close");
     });
 
-    it("receives what the server sends from onOpen, right behind the 101", async () => {
+    it("receives what the server sends from onOpen, right behind the 101", TIMEOUT, async () => {
       const { peer } = await connect(py, server, {}, "/greet");
       const text = await py.request("recv");
       assert.deepEqual(text, { ...text, kind: "text", hex: hex(GREETING[0]) });
@@ -93,7 +93,7 @@ describe(
       await py.request("close");
     });
 
-    it("carries unicode text unchanged", async () => {
+    it("carries unicode text unchanged", TIMEOUT, async () => {
       const { peer } = await connect(py, server);
       for (const text of UNICODE_SAMPLES) {
         await py.request("send", { kind: "text", hex: hex(text) });
@@ -108,26 +108,34 @@ describe(
       await py.request("close");
     });
 
-    it("assembles messages Python sends in fragments (iterable and async iterator)", async () => {
-      const { peer } = await connect(py, server);
-      // Python sends str fragments, each encoded on its own: cut on character boundaries.
-      const chars = ["Python ", "fragments ", "𝄞", " and € split"];
-      await py.request("send_fragments", { kind: "text", parts: chars.map(hex) });
-      const bin = binaryPayload(200_000, 11);
-      const binParts = [bin.subarray(0, 1), bin.subarray(1, 65_536), bin.subarray(65_536)];
-      await py.request("send_fragments", { kind: "binary", parts: binParts.map(hex), async: true });
-      const t = await py.request("recv");
-      assert.equal(Buffer.from(t.hex as string, "hex").toString(), chars.join(""));
-      const b = await py.request("recv");
-      assert.equal(b.kind, "binary");
-      assert.ok(Buffer.from(b.hex as string, "hex").equals(bin));
-      assert.equal(peer.received.length, 2, "one message per fragmented message");
-      assert.equal(peer.received[0]?.sha256, sha256(Buffer.from(chars.join(""))));
-      assert.equal(peer.received[1]?.sha256, sha256(bin));
-      await py.request("close");
-    });
+    it(
+      "assembles messages Python sends in fragments (iterable and async iterator)",
+      TIMEOUT,
+      async () => {
+        const { peer } = await connect(py, server);
+        // Python sends str fragments, each encoded on its own: cut on character boundaries.
+        const chars = ["Python ", "fragments ", "𝄞", " and € split"];
+        await py.request("send_fragments", { kind: "text", parts: chars.map(hex) });
+        const bin = binaryPayload(200_000, 11);
+        const binParts = [bin.subarray(0, 1), bin.subarray(1, 65_536), bin.subarray(65_536)];
+        await py.request("send_fragments", {
+          kind: "binary",
+          parts: binParts.map(hex),
+          async: true,
+        });
+        const t = await py.request("recv");
+        assert.equal(Buffer.from(t.hex as string, "hex").toString(), chars.join(""));
+        const b = await py.request("recv");
+        assert.equal(b.kind, "binary");
+        assert.ok(Buffer.from(b.hex as string, "hex").equals(bin));
+        assert.equal(peer.received.length, 2, "one message per fragmented message");
+        assert.equal(peer.received[0]?.sha256, sha256(Buffer.from(chars.join(""))));
+        assert.equal(peer.received[1]?.sha256, sha256(bin));
+        await py.request("close");
+      },
+    );
 
-    it("sends fragmented messages that Python assembles", async () => {
+    it("sends fragmented messages that Python assembles", TIMEOUT, async () => {
       const { peer } = await connect(py, server);
       const bytes = Buffer.from("tidews 😀 fragments", "utf8");
       const cut = bytes.indexOf(Buffer.from("😀")) + 3; // inside the character
@@ -149,7 +157,7 @@ describe(
       await py.request("close");
     });
 
-    it("answers pings with their payloads, in both directions", async () => {
+    it("answers pings with their payloads, in both directions", TIMEOUT, async () => {
       const { peer } = await connect(py, server);
       const payloads = [Buffer.alloc(0), Buffer.from([0xff]), randomBytes(125), Buffer.from("ŝ")];
       // Python's ping() resolves only on a pong that carries the same payload.
@@ -164,7 +172,7 @@ describe(
       await py.request("close");
     });
 
-    it("close from Python: the server sees the code and reason", async () => {
+    it("close from Python: the server sees the code and reason", TIMEOUT, async () => {
       const { peer } = await connect(py, server);
       const reason = "Python leaves — ünï";
       const seen = await py.request("close", { code: 4000, reason });
@@ -175,7 +183,7 @@ describe(
       assert.equal(seen.code, 4000, "the server answers with the same code");
     });
 
-    it("close from the server: Python sees the code and reason", async () => {
+    it("close from the server: Python sees the code and reason", TIMEOUT, async () => {
       const { peer } = await connect(py, server);
       const waiting = py.request("wait_closed");
       const reason = `server leaves ✓ ${"r".repeat(100)}`;
@@ -189,7 +197,7 @@ describe(
       assert.equal(info.code, 4002, "Python echoes the code");
     });
 
-    it("a refused handshake is a refusal for Python", async () => {
+    it("a refused handshake is a refusal for Python", TIMEOUT, async () => {
       const before = server.peers.length;
       const answer = await py.request("connect", { url: server.url("/refuse/me") });
       assert.equal(answer.refused, 403);
@@ -197,7 +205,7 @@ describe(
       assert.equal(server.refusals.count, 1);
     });
 
-    it("selects a subprotocol among Python's", async () => {
+    it("selects a subprotocol among Python's", TIMEOUT, async () => {
       const { answer, peer } = await connect(py, server, { subprotocols: ["chat.v1", "chat.v2"] });
       assert.equal(answer.subprotocol, "chat.v1");
       assert.equal(peer.conn.protocol, "chat.v1");
@@ -239,6 +247,22 @@ describe(
     });
   },
 );
+
+describe("Python websockets client -> tidews server: heartbeat", options, () => {
+  it("Python answers the idle pings, and the connection stays open", TIMEOUT, async () => {
+    const server = await startInteropServer({ idleTimeout: 50 });
+    const py = new PythonPeer(python, "client.py");
+    try {
+      const { peer } = await connect(py, server);
+      await peer.until(() => peer.pongs.length >= 3 || peer.closeInfo !== undefined);
+      assert.equal(peer.closeInfo, undefined, "closed while Python was answering the pings");
+      await py.request("close");
+    } finally {
+      await py.stop();
+      await server.close();
+    }
+  });
+});
 
 interface DeflateCase {
   readonly name: string;
@@ -335,7 +359,7 @@ describe("Python websockets client -> tidews server: permessage-deflate", option
         await server?.close();
       });
 
-      it("negotiates the expected parameters", () => {
+      it("negotiates the expected parameters", TIMEOUT, () => {
         assert.deepEqual(params(answer.extensions as string), c.params);
         assert.deepEqual(params(peer.conn.extensions), c.params);
       });
@@ -344,30 +368,34 @@ describe("Python websockets client -> tidews server: permessage-deflate", option
         await checkEchoes(py, peer, sizeMatrix(SIZES.filter((s) => s <= c.maxSize)));
       });
 
-      it("compresses on the wire, with or without context takeover as agreed", async () => {
-        const message = randomBytes(4096).toString("hex");
-        const measure = async (): Promise<{ up: number; down: number }> => {
-          const read = peer.socket.bytesRead;
-          const written = peer.socket.bytesWritten;
-          await py.request("send", { kind: "text", hex: hex(message) });
-          const echo = await py.request("recv");
-          assert.equal(echo.hex, hex(message));
-          return { up: peer.socket.bytesRead - read, down: peer.socket.bytesWritten - written };
-        };
-        const first = await measure();
-        const second = await measure();
-        assert.ok(first.up < message.length * 0.75, `Python compressed: ${first.up} up`);
-        assert.ok(first.down < message.length * 0.75, `tidews compressed: ${first.down} down`);
-        const shrank = (a: number, b: number): boolean => b < a / 4;
-        assert.equal(shrank(first.up, second.up), c.upTakeover, `up ${first.up}, ${second.up}`);
-        assert.equal(
-          shrank(first.down, second.down),
-          c.downTakeover,
-          `down ${first.down}, ${second.down}`,
-        );
-      });
+      it(
+        "compresses on the wire, with or without context takeover as agreed",
+        TIMEOUT,
+        async () => {
+          const message = randomBytes(4096).toString("hex");
+          const measure = async (): Promise<{ up: number; down: number }> => {
+            const read = peer.socket.bytesRead;
+            const written = peer.socket.bytesWritten;
+            await py.request("send", { kind: "text", hex: hex(message) });
+            const echo = await py.request("recv");
+            assert.equal(echo.hex, hex(message));
+            return { up: peer.socket.bytesRead - read, down: peer.socket.bytesWritten - written };
+          };
+          const first = await measure();
+          const second = await measure();
+          assert.ok(first.up < message.length * 0.75, `Python compressed: ${first.up} up`);
+          assert.ok(first.down < message.length * 0.75, `tidews compressed: ${first.down} down`);
+          const shrank = (a: number, b: number): boolean => b < a / 4;
+          assert.equal(shrank(first.up, second.up), c.upTakeover, `up ${first.up}, ${second.up}`);
+          assert.equal(
+            shrank(first.down, second.down),
+            c.downTakeover,
+            `down ${first.down}, ${second.down}`,
+          );
+        },
+      );
 
-      it("inflates fragmented compressed messages from Python", async () => {
+      it("inflates fragmented compressed messages from Python", TIMEOUT, async () => {
         const text = textPayload(40_000, 3);
         const parts = [text.slice(0, 10_000), text.slice(10_000, 10_001), text.slice(10_001)];
         await py.request("send_fragments", { kind: "text", parts: parts.map(hex) });

@@ -140,7 +140,7 @@ describe("tidews client -> Python websockets server", options, () => {
     await closeClient(server, c);
   });
 
-  it("receives the frames Python sends right behind the 101", async () => {
+  it("receives the frames Python sends right behind the 101", TIMEOUT, async () => {
     const c = await connect(server.url("/greet"));
     const text = await c.peer.next();
     assert.ok(text.isText && text.data.toString() === "hello from Python ✓");
@@ -151,7 +151,7 @@ describe("tidews client -> Python websockets server", options, () => {
     await closeClient(server, c);
   });
 
-  it("carries unicode text unchanged", async () => {
+  it("carries unicode text unchanged", TIMEOUT, async () => {
     const c = await connect(server.url());
     const { conn, peer } = c;
     for (const text of UNICODE_SAMPLES) {
@@ -161,7 +161,7 @@ describe("tidews client -> Python websockets server", options, () => {
     await closeClient(server, c);
   });
 
-  it("sends fragmented messages that Python assembles", async () => {
+  it("sends fragmented messages that Python assembles", TIMEOUT, async () => {
     const c = await connect(server.url());
     const { conn, peer } = c;
     const text = Buffer.from("client fragments 😀 for Python", "utf8");
@@ -181,7 +181,7 @@ describe("tidews client -> Python websockets server", options, () => {
     await closeClient(server, c);
   });
 
-  it("assembles fragmented messages from Python", async () => {
+  it("assembles fragmented messages from Python", TIMEOUT, async () => {
     const c = await connect(server.url());
     const { conn, peer } = c;
     const parts = ["Python ", "", "fragments 𝄞", " end"];
@@ -197,7 +197,7 @@ describe("tidews client -> Python websockets server", options, () => {
     await closeClient(server, c);
   });
 
-  it("answers pings with their payloads, in both directions", async () => {
+  it("answers pings with their payloads, in both directions", TIMEOUT, async () => {
     const c = await connect(server.url());
     const { conn, peer } = c;
     const payloads = [Buffer.alloc(0), Buffer.from([0xff]), randomBytes(125), Buffer.from("✓")];
@@ -213,7 +213,7 @@ describe("tidews client -> Python websockets server", options, () => {
     await closeClient(server, c);
   });
 
-  it("close from the client: Python sees the code and reason", async () => {
+  it("close from the client: Python sees the code and reason", TIMEOUT, async () => {
     const { conn, peer } = await connect(server.url("/bye"));
     const reason = "client leaves — ünï";
     conn.close(4000, reason);
@@ -224,7 +224,7 @@ describe("tidews client -> Python websockets server", options, () => {
     assert.deepEqual(seen, { event: "closed", path: "/bye", code: 4000, reason, received: 0 });
   });
 
-  it("close from Python: the client sees the code and reason", async () => {
+  it("close from Python: the client sees the code and reason", TIMEOUT, async () => {
     const { conn, peer, path } = await connect(server.url());
     const reason = `Python leaves ✓ ${"r".repeat(100)}`;
     command(conn, { op: "close", code: 4004, reason });
@@ -235,7 +235,7 @@ describe("tidews client -> Python websockets server", options, () => {
     assert.equal((await server.closeEvent(path)).code, 4004, "the client echoes the code");
   });
 
-  it("a refused handshake rejects connect with the status", async () => {
+  it("a refused handshake rejects connect with the status", TIMEOUT, async () => {
     const api = client.api;
     assert.ok(api);
     await assert.rejects(api.connect(server.url("/refuse"), new ClientPeer()), (error) => {
@@ -244,7 +244,7 @@ describe("tidews client -> Python websockets server", options, () => {
     });
   });
 
-  it("takes the subprotocol Python selects", async () => {
+  it("takes the subprotocol Python selects", TIMEOUT, async () => {
     const cases: [string[], string][] = [
       [["chat.v1"], "chat.v1"],
       [["chat.v3", "chat.v2"], "chat.v2"],
@@ -388,7 +388,7 @@ describe("tidews client -> Python websockets server: permessage-deflate", option
         await server?.stop();
       });
 
-      it("negotiates the expected parameters", () => {
+      it("negotiates the expected parameters", TIMEOUT, () => {
         assert.deepEqual(params(conn.extensions), c.params);
       });
 
@@ -396,37 +396,45 @@ describe("tidews client -> Python websockets server: permessage-deflate", option
         await checkEchoes(conn, peer, sizeMatrix(SIZES.filter((s) => s <= c.maxSize)));
       });
 
-      it("compresses on the wire, with or without context takeover as agreed", async () => {
-        const message = Buffer.from(randomBytes(4096).toString("hex"));
-        const measure = async (): Promise<{ up: number; down: number }> => {
-          const { up, down } = proxy.bytes;
-          conn.send(message);
-          assert.ok((await peer.next()).data.equals(message));
-          return { up: proxy.bytes.up - up, down: proxy.bytes.down - down };
-        };
-        const first = await measure();
-        const second = await measure();
-        assert.ok(first.up < message.length * 0.75, `tidews compressed: ${first.up} up`);
-        assert.ok(first.down < message.length * 0.75, `Python compressed: ${first.down} down`);
-        const shrank = (a: number, b: number): boolean => b < a / 4;
-        assert.equal(shrank(first.up, second.up), c.upTakeover, `up ${first.up}, ${second.up}`);
-        assert.equal(
-          shrank(first.down, second.down),
-          c.downTakeover,
-          `down ${first.down}, ${second.down}`,
-        );
-      });
+      it(
+        "compresses on the wire, with or without context takeover as agreed",
+        TIMEOUT,
+        async () => {
+          const message = Buffer.from(randomBytes(4096).toString("hex"));
+          const measure = async (): Promise<{ up: number; down: number }> => {
+            const { up, down } = proxy.bytes;
+            conn.send(message);
+            assert.ok((await peer.next()).data.equals(message));
+            return { up: proxy.bytes.up - up, down: proxy.bytes.down - down };
+          };
+          const first = await measure();
+          const second = await measure();
+          assert.ok(first.up < message.length * 0.75, `tidews compressed: ${first.up} up`);
+          assert.ok(first.down < message.length * 0.75, `Python compressed: ${first.down} down`);
+          const shrank = (a: number, b: number): boolean => b < a / 4;
+          assert.equal(shrank(first.up, second.up), c.upTakeover, `up ${first.up}, ${second.up}`);
+          assert.equal(
+            shrank(first.down, second.down),
+            c.downTakeover,
+            `down ${first.down}, ${second.down}`,
+          );
+        },
+      );
 
-      it("inflates fragmented compressed messages and small ones from Python", async () => {
-        const text = textPayload(40_000, 12);
-        const parts = [text.slice(0, 9_000), text.slice(9_000)];
-        command(conn, { op: "fragments", kind: "text", parts: parts.map(hex) });
-        assert.equal((await peer.next()).data.toString(), text);
-        for (const s of ["", "a", "bb"]) {
-          conn.send(Buffer.from(s));
-          assert.equal((await peer.next()).data.toString(), s);
-        }
-      });
+      it(
+        "inflates fragmented compressed messages and small ones from Python",
+        TIMEOUT,
+        async () => {
+          const text = textPayload(40_000, 12);
+          const parts = [text.slice(0, 9_000), text.slice(9_000)];
+          command(conn, { op: "fragments", kind: "text", parts: parts.map(hex) });
+          assert.equal((await peer.next()).data.toString(), text);
+          for (const s of ["", "a", "bb"]) {
+            conn.send(Buffer.from(s));
+            assert.equal((await peer.next()).data.toString(), s);
+          }
+        },
+      );
 
       if (c.burst) {
         it("keeps the order of 10,000 compressed messages", TIMEOUT, async () => {

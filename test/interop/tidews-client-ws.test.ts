@@ -198,7 +198,7 @@ describe("tidews client -> ws server", options, () => {
     await closeClient(conn, peer);
   });
 
-  it("receives the frames ws sends right behind the 101", async () => {
+  it("receives the frames ws sends right behind the 101", TIMEOUT, async () => {
     const { conn, peer } = await pair(server, {}, "/greet");
     const text = await peer.next();
     assert.ok(text.isText && text.data.toString() === GREETING[0]);
@@ -209,7 +209,7 @@ describe("tidews client -> ws server", options, () => {
     await closeClient(conn, peer);
   });
 
-  it("carries unicode text unchanged", async () => {
+  it("carries unicode text unchanged", TIMEOUT, async () => {
     const { conn, peer, remote } = await pair(server);
     for (const text of UNICODE_SAMPLES) {
       conn.send(text);
@@ -224,7 +224,7 @@ describe("tidews client -> ws server", options, () => {
     await closeClient(conn, peer);
   });
 
-  it("sends fragmented messages that ws assembles", async () => {
+  it("sends fragmented messages that ws assembles", TIMEOUT, async () => {
     const { conn, peer, remote } = await pair(server);
     const text = Buffer.from("client fragments 😀 in the middle", "utf8");
     const cut = text.indexOf(Buffer.from("😀")) + 2;
@@ -244,7 +244,7 @@ describe("tidews client -> ws server", options, () => {
     await closeClient(conn, peer);
   });
 
-  it("assembles fragmented messages from ws", async () => {
+  it("assembles fragmented messages from ws", TIMEOUT, async () => {
     const { conn, peer, remote } = await pair(server);
     const text = Buffer.from("ws fragments 𝄞 split", "utf8");
     const cut = text.indexOf(Buffer.from("𝄞")) + 1;
@@ -263,7 +263,7 @@ describe("tidews client -> ws server", options, () => {
     await closeClient(conn, peer);
   });
 
-  it("answers pings with their payloads, in both directions", async () => {
+  it("answers pings with their payloads, in both directions", TIMEOUT, async () => {
     const { conn, peer, remote } = await pair(server);
     const payloads = [Buffer.alloc(0), Buffer.from([0]), randomBytes(125), Buffer.from("✓")];
     for (const p of payloads) conn.ping(p);
@@ -277,7 +277,7 @@ describe("tidews client -> ws server", options, () => {
     await closeClient(conn, peer);
   });
 
-  it("close from the client: ws sees the code and reason", async () => {
+  it("close from the client: ws sees the code and reason", TIMEOUT, async () => {
     const { conn, peer, remote } = await pair(server);
     const reason = "client leaves — ünï";
     conn.close(4000, reason);
@@ -287,7 +287,7 @@ describe("tidews client -> ws server", options, () => {
     assert.equal(info.wasClean, true);
   });
 
-  it("close from ws: the client sees the code and reason", async () => {
+  it("close from ws: the client sees the code and reason", TIMEOUT, async () => {
     const { peer, remote } = await pair(server);
     const reason = `ws leaves ✓ ${"r".repeat(100)}`;
     remote.ws.close(4001, reason);
@@ -298,7 +298,7 @@ describe("tidews client -> ws server", options, () => {
     assert.equal((await remote.closed()).code, 4001, "the client echoes the code");
   });
 
-  it("a refused handshake rejects connect with the status", async () => {
+  it("a refused handshake rejects connect with the status", TIMEOUT, async () => {
     const api = client.api;
     assert.ok(api);
     await assert.rejects(api.connect(server.url("/refuse"), new ClientPeer()), (error) => {
@@ -307,7 +307,7 @@ describe("tidews client -> ws server", options, () => {
     });
   });
 
-  it("takes the subprotocol ws selects", async () => {
+  it("takes the subprotocol ws selects", TIMEOUT, async () => {
     const a = await pair(server, { protocols: ["chat.v1", "chat.v2"] });
     assert.equal(a.conn.protocol, "chat.v2", "ws prefers chat.v2");
     assert.equal(a.remote.ws.protocol, "chat.v2");
@@ -450,7 +450,7 @@ describe("tidews client -> ws server: permessage-deflate", options, () => {
         await server?.close();
       });
 
-      it("negotiates the expected parameters", () => {
+      it("negotiates the expected parameters", TIMEOUT, () => {
         assert.deepEqual(params(conn.extensions), c.params);
         assert.equal(Object.keys(remote.ws.extensions).length > 0, true);
       });
@@ -459,29 +459,36 @@ describe("tidews client -> ws server: permessage-deflate", options, () => {
         await checkEchoes(conn, peer, remote, sizeMatrix(SIZES.filter((s) => s <= c.maxSize)));
       });
 
-      it("compresses on the wire, with or without context takeover as agreed", async () => {
-        const message = Buffer.from(randomBytes(4096).toString("hex"));
-        const measure = async (): Promise<{ up: number; down: number }> => {
-          const read = remote.socket.bytesRead;
-          const written = remote.socket.bytesWritten;
-          conn.send(message);
-          assert.ok((await peer.next()).data.equals(message));
-          return { up: remote.socket.bytesRead - read, down: remote.socket.bytesWritten - written };
-        };
-        const first = await measure();
-        const second = await measure();
-        assert.ok(first.up < message.length * 0.75, `tidews compressed: ${first.up} up`);
-        assert.ok(first.down < message.length * 0.75, `ws compressed: ${first.down} down`);
-        const shrank = (a: number, b: number): boolean => b < a / 4;
-        assert.equal(shrank(first.up, second.up), c.upTakeover, `up ${first.up}, ${second.up}`);
-        assert.equal(
-          shrank(first.down, second.down),
-          c.downTakeover,
-          `down ${first.down}, ${second.down}`,
-        );
-      });
+      it(
+        "compresses on the wire, with or without context takeover as agreed",
+        TIMEOUT,
+        async () => {
+          const message = Buffer.from(randomBytes(4096).toString("hex"));
+          const measure = async (): Promise<{ up: number; down: number }> => {
+            const read = remote.socket.bytesRead;
+            const written = remote.socket.bytesWritten;
+            conn.send(message);
+            assert.ok((await peer.next()).data.equals(message));
+            return {
+              up: remote.socket.bytesRead - read,
+              down: remote.socket.bytesWritten - written,
+            };
+          };
+          const first = await measure();
+          const second = await measure();
+          assert.ok(first.up < message.length * 0.75, `tidews compressed: ${first.up} up`);
+          assert.ok(first.down < message.length * 0.75, `ws compressed: ${first.down} down`);
+          const shrank = (a: number, b: number): boolean => b < a / 4;
+          assert.equal(shrank(first.up, second.up), c.upTakeover, `up ${first.up}, ${second.up}`);
+          assert.equal(
+            shrank(first.down, second.down),
+            c.downTakeover,
+            `down ${first.down}, ${second.down}`,
+          );
+        },
+      );
 
-      it("inflates fragmented compressed messages from ws", async () => {
+      it("inflates fragmented compressed messages from ws", TIMEOUT, async () => {
         const text = Buffer.from(textPayload(50_000, 77));
         remote.ws.send(text.subarray(0, 20_000), { binary: false, fin: false, compress: true });
         remote.ws.send(text.subarray(20_000), { binary: false, fin: true, compress: true });
@@ -505,7 +512,7 @@ describe("tidews client -> ws server: permessage-deflate", options, () => {
 describe("tidews client -> ws server: messages sent just before close()", options, () => {
   for (const deflate of [false, true]) {
     const how = deflate ? "with permessage-deflate" : "without compression";
-    it(`${how}, they reach ws before the close frame`, async () => {
+    it(`${how}, they reach ws before the close frame`, TIMEOUT, async () => {
       const server = await startWsServer(deflate);
       try {
         const { conn, remote } = await pair(server, { perMessageDeflate: deflate });
@@ -531,7 +538,7 @@ describe(
   "tidews client -> ws server: a fragmented message behind one still being compressed",
   options,
   () => {
-    it("reaches ws whole and unchanged", async () => {
+    it("reaches ws whole and unchanged", TIMEOUT, async () => {
       const server = await startWsServer(true);
       try {
         const { conn, peer, remote } = await pair(server, { perMessageDeflate: true });

@@ -153,7 +153,7 @@ describe("ws client -> tidews server", () => {
     await client.close();
   });
 
-  it("receives what the server sends from onOpen, right behind the 101", async () => {
+  it("receives what the server sends from onOpen, right behind the 101", TIMEOUT, async () => {
     const { client } = await pair(server, "/greet");
     const text = await client.next();
     assert.equal(text.isBinary, false);
@@ -165,7 +165,7 @@ describe("ws client -> tidews server", () => {
     await client.close();
   });
 
-  it("carries unicode text (multi-byte, astral plane, combining) unchanged", async () => {
+  it("carries unicode text (multi-byte, astral plane, combining) unchanged", TIMEOUT, async () => {
     const { client, peer } = await pair(server);
     for (const text of UNICODE_SAMPLES) {
       client.ws.send(text);
@@ -180,7 +180,7 @@ describe("ws client -> tidews server", () => {
     await client.close();
   });
 
-  it("assembles fragmented messages from ws, with a ping between fragments", async () => {
+  it("assembles fragmented messages from ws, with a ping between fragments", TIMEOUT, async () => {
     const { client, peer } = await pair(server);
     const text = Buffer.from("fragments: 😀 split inside a character, and 𝄞", "utf8");
     const cut = text.indexOf(Buffer.from("😀")) + 2; // the middle of the 4-byte character
@@ -205,7 +205,7 @@ describe("ws client -> tidews server", () => {
     await client.close();
   });
 
-  it("sends fragmented messages that ws assembles", async () => {
+  it("sends fragmented messages that ws assembles", TIMEOUT, async () => {
     const { client, peer } = await pair(server);
     peer.conn.send("frag", { fin: false });
     peer.conn.send("mented ✓", { fin: false });
@@ -225,7 +225,7 @@ describe("ws client -> tidews server", () => {
     await client.close();
   });
 
-  it("answers pings with their payloads, in both directions", async () => {
+  it("answers pings with their payloads, in both directions", TIMEOUT, async () => {
     const { client, peer } = await pair(server);
     const payloads = [Buffer.alloc(0), Buffer.from([0]), randomBytes(125), Buffer.from("ping ✓")];
     for (const p of payloads) {
@@ -248,18 +248,22 @@ describe("ws client -> tidews server", () => {
     await client.close();
   });
 
-  it("close from ws: the server sees the code and reason, ws gets the code back", async () => {
-    const { client, peer } = await pair(server);
-    const reason = "client leaves — ünïcode";
-    const seen = await client.close(4000, reason);
-    const info = await peer.closed();
-    assert.equal(info.code, 4000);
-    assert.equal(info.reason, reason);
-    assert.equal(info.wasClean, true);
-    assert.equal(seen.code, 4000, "the echo server answers a close with the same code");
-  });
+  it(
+    "close from ws: the server sees the code and reason, ws gets the code back",
+    TIMEOUT,
+    async () => {
+      const { client, peer } = await pair(server);
+      const reason = "client leaves — ünïcode";
+      const seen = await client.close(4000, reason);
+      const info = await peer.closed();
+      assert.equal(info.code, 4000);
+      assert.equal(info.reason, reason);
+      assert.equal(info.wasClean, true);
+      assert.equal(seen.code, 4000, "the echo server answers a close with the same code");
+    },
+  );
 
-  it("close from ws without a code: the server sees 1005", async () => {
+  it("close from ws without a code: the server sees 1005", TIMEOUT, async () => {
     const { client, peer } = await pair(server);
     const seen = await client.close();
     const info = await peer.closed();
@@ -268,7 +272,7 @@ describe("ws client -> tidews server", () => {
     assert.equal(seen.code, 1005);
   });
 
-  it("close from the server: ws sees the code and reason", async () => {
+  it("close from the server: ws sees the code and reason", TIMEOUT, async () => {
     const { client, peer } = await pair(server);
     const reason = `server leaves ✓ ${"r".repeat(100)}`; // 119 bytes, near the 123-byte limit
     peer.conn.close(4001, reason);
@@ -280,7 +284,7 @@ describe("ws client -> tidews server", () => {
     assert.equal(info.code, 4001, "ws echoes the code");
   });
 
-  it("a handshake the server refuses is a refusal for ws", async () => {
+  it("a handshake the server refuses is a refusal for ws", TIMEOUT, async () => {
     const before = server.peers.length;
     const res = await refusal(server.url("/refuse"));
     assert.equal(res.statusCode, 403);
@@ -344,6 +348,21 @@ describe("ws client -> tidews server", () => {
   });
 });
 
+describe("ws client -> tidews server: heartbeat", () => {
+  it("ws answers the idle pings, and the connection stays open", TIMEOUT, async () => {
+    const server = await startInteropServer({ idleTimeout: 50 });
+    try {
+      const { client, peer } = await pair(server);
+      await peer.until(() => peer.pongs.length >= 3 || peer.closeInfo !== undefined);
+      assert.equal(peer.closeInfo, undefined, "closed while ws was answering the pings");
+      assert.equal(peer.pings.length, 0);
+      await client.close();
+    } finally {
+      await server.close();
+    }
+  });
+});
+
 describe("ws client -> tidews server: subprotocols", () => {
   let server: InteropServer;
   let picky: InteropServer;
@@ -364,7 +383,7 @@ describe("ws client -> tidews server: subprotocols", () => {
     ["none when none is offered", [], ""],
   ];
   for (const [name, offered, expected] of cases) {
-    it(`selects ${name}`, async () => {
+    it(`selects ${name}`, TIMEOUT, async () => {
       const { client, peer } = await pair(server, "/", offered);
       assert.equal(client.ws.protocol, expected);
       assert.equal(peer.conn.protocol, expected);
@@ -374,17 +393,21 @@ describe("ws client -> tidews server: subprotocols", () => {
     });
   }
 
-  it("answers no subprotocol when none matches (ws then refuses the connection)", async () => {
-    const ws = new WebSocket(server.url(), ["nope"]);
-    const serverSide = server.connection();
-    const [error] = (await once(ws, "error")) as [Error];
-    assert.match(error.message, /no subprotocol/i);
-    const peer = await serverSide;
-    assert.equal(peer.conn.protocol, "");
-    await peer.closed();
-  });
+  it(
+    "answers no subprotocol when none matches (ws then refuses the connection)",
+    TIMEOUT,
+    async () => {
+      const ws = new WebSocket(server.url(), ["nope"]);
+      const serverSide = server.connection();
+      const [error] = (await once(ws, "error")) as [Error];
+      assert.match(error.message, /no subprotocol/i);
+      const peer = await serverSide;
+      assert.equal(peer.conn.protocol, "");
+      await peer.closed();
+    },
+  );
 
-  it("lets a policy function pick", async () => {
+  it("lets a policy function pick", TIMEOUT, async () => {
     const { client, peer } = await pair(picky, "/", ["alpha.1", "beta.2", "beta.3"]);
     assert.equal(client.ws.protocol, "beta.2");
     assert.equal(peer.conn.protocol, "beta.2");
@@ -507,7 +530,7 @@ describe("ws client -> tidews server: permessage-deflate", () => {
         await server.close();
       });
 
-      it("negotiates the expected parameters", () => {
+      it("negotiates the expected parameters", TIMEOUT, () => {
         assert.equal(client.ws.extensions, "permessage-deflate");
         assert.deepEqual(params(client.extensionsHeader), c.params);
         assert.deepEqual(params(peer.conn.extensions), c.params);
@@ -517,25 +540,33 @@ describe("ws client -> tidews server: permessage-deflate", () => {
         await checkEchoes(client, peer, sizeMatrix(SIZES.filter((s) => s <= c.maxSize)));
       });
 
-      it("compresses on the wire, with or without context takeover as agreed", async () => {
-        // Random hex: compressible by half, but only a back-reference can shrink a repeat.
-        const message = Buffer.from(randomBytes(4096).toString("hex"));
-        const first = await wire(client, peer, message);
-        const second = await wire(client, peer, message);
-        assert.ok(first.up < message.length * 0.75, `ws compressed: ${first.up} bytes up`);
-        assert.ok(first.down < message.length * 0.75, `tidews compressed: ${first.down} down`);
-        const shrank = (a: number, b: number): boolean => b < a / 4;
-        assert.equal(shrank(first.up, second.up), c.upTakeover, `up ${first.up} then ${second.up}`);
-        assert.equal(
-          shrank(first.down, second.down),
-          c.downTakeover,
-          `down ${first.down} then ${second.down}`,
-        );
-      });
+      it(
+        "compresses on the wire, with or without context takeover as agreed",
+        TIMEOUT,
+        async () => {
+          // Random hex: compressible by half, but only a back-reference can shrink a repeat.
+          const message = Buffer.from(randomBytes(4096).toString("hex"));
+          const first = await wire(client, peer, message);
+          const second = await wire(client, peer, message);
+          assert.ok(first.up < message.length * 0.75, `ws compressed: ${first.up} bytes up`);
+          assert.ok(first.down < message.length * 0.75, `tidews compressed: ${first.down} down`);
+          const shrank = (a: number, b: number): boolean => b < a / 4;
+          assert.equal(
+            shrank(first.up, second.up),
+            c.upTakeover,
+            `up ${first.up} then ${second.up}`,
+          );
+          assert.equal(
+            shrank(first.down, second.down),
+            c.downTakeover,
+            `down ${first.down} then ${second.down}`,
+          );
+        },
+      );
 
       if (c.serverWindow !== undefined) {
         const window = c.serverWindow;
-        it(`compresses within a ${window}-bit window`, async () => {
+        it(`compresses within a ${window}-bit window`, TIMEOUT, async () => {
           // A 300-byte block repeated: a match 300 bytes back fits a 10-bit window (zlib reaches
           // 1024 - 262 = 762 bytes back) but not a 9-bit one (250 bytes back).
           const block = randomBytes(300);
@@ -546,7 +577,7 @@ describe("ws client -> tidews server: permessage-deflate", () => {
         });
       }
 
-      it("inflates fragmented compressed messages from ws and keeps order", async () => {
+      it("inflates fragmented compressed messages from ws and keeps order", TIMEOUT, async () => {
         const text = Buffer.from(textPayload(50_000, 99));
         client.ws.send(text.subarray(0, 20_000), { binary: false, fin: false, compress: true });
         client.ws.send(text.subarray(20_000), { binary: false, fin: true, compress: true });
@@ -575,7 +606,7 @@ describe("ws client -> tidews server: permessage-deflate", () => {
 describe("ws client -> tidews server: messages sent just before close()", () => {
   for (const deflate of [false, true]) {
     const how = deflate ? "with permessage-deflate" : "without compression";
-    it(`${how}, they reach ws before the close frame`, async () => {
+    it(`${how}, they reach ws before the close frame`, TIMEOUT, async () => {
       const server = await startInteropServer({ perMessageDeflate: deflate });
       try {
         const { client, peer } = await pair(server, "/", undefined, { perMessageDeflate: deflate });
@@ -599,7 +630,7 @@ describe("ws client -> tidews server: messages sent just before close()", () => 
 });
 
 describe("ws client -> tidews server: a fragmented message behind one still being compressed", () => {
-  it("reaches ws whole and unchanged", async () => {
+  it("reaches ws whole and unchanged", TIMEOUT, async () => {
     const server = await startInteropServer({ perMessageDeflate: true });
     try {
       const { client, peer } = await pair(server, "/", undefined, { perMessageDeflate: true });
