@@ -70,12 +70,19 @@ export function parseDemoArgs(
 
 /** The lines printed once the demo listens. */
 export function startBanner(demo: DemoServer, redis: string | undefined): string[] {
-  const ws = demo.url.replace(/^http/, "ws");
+  // Bound to every address: a browser on this machine opens the loopback one.
+  const open =
+    demo.host === "0.0.0.0"
+      ? `http://127.0.0.1:${demo.port}/`
+      : demo.host === "::"
+        ? `http://[::1]:${demo.port}/`
+        : demo.url;
+  const ws = open.replace(/^http/, "ws");
   return [
     `tidews demo (node ${demo.node}) listening on ${demo.url}`,
     "",
-    `  chat       ${demo.url}          <- open this in two tabs`,
-    `  dashboard  ${demo.url}dashboard`,
+    `  chat       ${open}          <- open this in two tabs`,
+    `  dashboard  ${open}dashboard`,
     `  echo       ${ws}echo`,
     `  redis      ${redis ?? "off (one process; --redis redis://... to share rooms)"}`,
     "",

@@ -63,6 +63,7 @@
       case "joined": {
         const room = ensureRoom(m.room);
         room.members = new Map(m.members.map((u) => [u.id, u]));
+        room.messages.push({ kind: "system", text: `you joined #${m.room}`, at: Date.now() });
         select(m.room);
         break;
       }
