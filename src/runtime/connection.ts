@@ -435,6 +435,13 @@ export class Connection<S = Record<string, unknown>> implements ProtocolSink, He
     this.armCloseTimer();
   }
 
+  /** @internal Compression statistics, from the codec. */
+  recordDeflate(input: number, output: number): void {
+    if (this.stats === undefined) return;
+    this.stats.deflateIn += input;
+    this.stats.deflateOut += output;
+  }
+
   /** @internal The codec's queue is empty: a close that waited for it goes out now. */
   codecIdle(): void {
     const pending = this.pendingClose;

@@ -14,6 +14,8 @@ export interface CodecHost {
   writeShared(frame: SharedFrame): void;
   /** The queue of messages waiting for compression became empty. */
   codecIdle(): void;
+  /** A message of `input` bytes was compressed to `output` bytes (for the statistics). */
+  recordDeflate(input: number, output: number): void;
 }
 
 /**
@@ -143,8 +145,10 @@ export class DeflateMessageCodec implements MessageCodec, CodecListener {
       return;
     }
     if (this.queue.length === 0) {
+      this.host?.recordDeflate(job.size, r.len);
       core.sendBuffer(opcode, r, fin, true);
     } else {
+      this.host?.recordDeflate(job.size, r.len);
       job.payload = r;
       this.queue.push(job);
     }
@@ -212,6 +216,7 @@ export class DeflateMessageCodec implements MessageCodec, CodecListener {
     // Results arrive in submission order: the first compressed job without a payload is this one.
     for (const job of this.queue) {
       if (job.compressed && job.payload === undefined) {
+        this.host?.recordDeflate(job.size, data.len);
         job.payload = data;
         this.queued -= job.size;
         break;

@@ -502,6 +502,8 @@ describe("broadcast", () => {
     for (const [m] of await Promise.all(next)) assert.equal(String(m), `${text}!`);
     const after = server.pool.stats();
     assert.ok(after.gets > before.gets);
+    const ratio = server.stats().deflateRatio;
+    assert.ok(ratio > 0 && ratio < 0.5, `repetitive text compresses: ratio ${ratio}`);
     for (const ws of clients) ws.terminate();
   });
 
