@@ -8,9 +8,9 @@ import { once } from "node:events";
 import { after, afterEach, before, describe, it } from "node:test";
 import { Redis } from "ioredis";
 import WebSocket from "ws";
-import { createServer, type Server } from "../../src/index.js";
+import { createServer, isTidewsError, type Server } from "../../src/index.js";
 import { RedisAdapter, type RedisAdapterOptions } from "../../src/redis/index.js";
-import { RedisProcess, redisServerVersion } from "../helpers/redis-server.js";
+import { freePort, RedisProcess, redisServerVersion } from "../helpers/redis-server.js";
 import { gate } from "../interop/gate.js";
 
 const version = redisServerVersion();
@@ -320,5 +320,25 @@ describe(`RedisAdapter with redis-server ${version ?? "(missing)"}`, gate(missin
       () => new RedisAdapter({} as RedisAdapterOptions),
       (e: unknown) => (e as { code?: string }).code === "ERR_INVALID_ARGUMENT",
     );
+  });
+});
+
+describe("RedisAdapter without a Redis", () => {
+  it("drops publishes, closes at once while reconnecting, and refuses ready() once closed", async () => {
+    const port = await freePort(); // nothing listens there
+    const errors: Error[] = [];
+    const adapter = new RedisAdapter({
+      url: `redis://127.0.0.1:${port}`,
+      onError: (e) => errors.push(e),
+    });
+    const server = createServer({}, { adapter });
+    assert.equal(adapter.connected, false);
+    assert.equal(server.publish("t", "nowhere"), 0);
+    assert.equal(adapter.stats().dropped, 1);
+    assert.equal(adapter.stats().published, 0);
+    await server.close(100);
+    await assert.rejects(adapter.ready(), (e: unknown) => isTidewsError(e, "ERR_WS_INVALID_STATE"));
+    server.publish("t", "after close");
+    assert.equal(adapter.stats().dropped, 1, "a closed adapter does not count publishes");
   });
 });
