@@ -14,6 +14,7 @@ import {
 } from "./client-handshake.js";
 import {
   type ClientOptions,
+  type ClientTlsOptions,
   type ConnectOptions,
   DEFAULT_MAX_REDIRECTS,
 } from "./client-options.js";
@@ -30,11 +31,11 @@ async function attempt(
   target: Target,
   prepared: PreparedHandshake,
   proxy: ProxyTarget | undefined,
-  options: ConnectOptions,
+  tls: ClientTlsOptions | undefined,
   timer: HandshakeTimer,
 ): Promise<Answer> {
   const tunnel = proxy === undefined ? undefined : await openTunnel(proxy, target, timer);
-  return exchange(target, prepared, () => dial(target, options.tls, tunnel), timer);
+  return exchange(target, prepared, () => dial(target, tls, tunnel), timer);
 }
 
 /** The headers of an answer, without the `undefined` entries of node's type. */
@@ -87,13 +88,14 @@ export async function connect<S = Record<string, unknown>>(
   const proxy = options.proxy === undefined ? undefined : parseProxy(options.proxy);
   let target = parseTarget(url);
   let requestOptions: ClientOptions = options;
+  let tls = options.tls;
   // Checks the options that prepareHandshake would only check after the timer started.
   prepareHandshake(target, requestOptions, deflate);
   const timer = new HandshakeTimer(handshakeTimeout(options));
   try {
     for (let redirects = 0; ; redirects++) {
       const prepared = prepareHandshake(target, requestOptions, deflate);
-      const answer = await attempt(target, prepared, proxy, options, timer);
+      const answer = await attempt(target, prepared, proxy, tls, timer);
       if (answer.kind === "upgrade") {
         let accepted: ReturnType<typeof completeHandshake>;
         try {
@@ -128,6 +130,8 @@ export async function connect<S = Record<string, unknown>>(
       const next = redirectTarget(target, answer.status, headers);
       if (!sameServer(target, next)) {
         requestOptions = { ...requestOptions, headers: withoutCredentials(requestOptions.headers) };
+        // A server name set for the first host says nothing about another one.
+        if (tls?.servername !== undefined) tls = { ...tls, servername: undefined };
       }
       target = next;
     }

@@ -186,6 +186,31 @@ describe("wss:", { skip: hasOpenssl ? false : "openssl is not installed" }, () =
     }
   });
 
+  it("tls.servername is not carried to another server by a redirect", async () => {
+    const front = createHttpsServer({ key: pem.key, cert: pem.cert });
+    const frontNames: (string | false | null)[] = [];
+    front.on("secureConnection", (s: TLSSocket) => frontNames.push(s.servername));
+    front.on("upgrade", (_req, socket) => {
+      socket.end(`HTTP/1.1 307 Moved\r\nLocation: wss://127.0.0.1:${port}/\r\n\r\n`);
+    });
+    const frontPort = await listen(front);
+    try {
+      const conn = await connect(
+        `wss://127.0.0.1:${frontPort}/`,
+        {},
+        {
+          tls: { ca: pem.cert, servername: "localhost" },
+          followRedirects: true,
+        },
+      );
+      assert.deepEqual(frontNames, ["localhost"]);
+      assert.equal(servernames.at(-1), false, "no SNI for the IP address redirected to");
+      conn.close();
+    } finally {
+      await shut(front);
+    }
+  });
+
   it("through a CONNECT proxy, TLS end to end", async () => {
     const proxy = createHttpServer();
     const sockets = new Set<Socket>();
