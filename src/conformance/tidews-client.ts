@@ -32,7 +32,8 @@ export function tidewsDriverClient(context: ClientContext = new ClientContext())
             // Errors after the open are the cases' business: the fuzzing server judges them.
             onError() {},
           },
-          { context, maxMessageSize: MAX_MESSAGE },
+          // A loaded CI machine runs the fuzzing server in the same process: be patient.
+          { context, maxMessageSize: MAX_MESSAGE, handshakeTimeout: 60_000 },
         ).catch(reject);
       });
     },
@@ -48,7 +49,7 @@ export function tidewsDriverClient(context: ClientContext = new ClientContext())
               reject(new Error(`${url} closed before sending a text message`));
             },
           },
-          { context },
+          { context, handshakeTimeout: 60_000 },
         ).catch(reject);
       });
     },
