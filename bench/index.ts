@@ -12,9 +12,9 @@
  * - `--scenario NAME[,NAME...]`: only these scenarios (`--list` prints them);
  * - `--servers tidews,ws,raw`: only these servers;
  * - `--rounds N`, `--warmup MS`, `--ms MS`: rounds per server, warm-up and window of each run;
- * - `--quiet-wait MS`: on a shared machine, wait up to MS (default 20000; 0 with `--quick`)
- *   before each run for both cores to be quiet, and repeat once a run during which other
- *   processes took more than 15% of a pinned core (the note column flags what stays noisy);
+ * - `--quiet-wait MS`: on a shared machine, wait up to MS (default 0: off) before each run for
+ *   both cores to be quiet, and repeat once a run during which other processes took more than
+ *   15% of a pinned core (the note column flags noisy runs either way);
  * - `--profile`: run the tidews server under `--cpu-prof` (profiles in
  *   `bench/results/profiles/`; figures of a profiled run are not results);
  * - `--docs`: also copy the charts to `docs/bench/`.
@@ -90,7 +90,7 @@ async function main(): Promise<number> {
     measureMs: intFlag("ms", QUICK ? 500 : 3000),
     ...(hasFlag("profile") ? { profileDir: PROFILE_DIR } : {}),
     progress,
-    quietWaitMs: intFlag("quiet-wait", QUICK ? 0 : 20_000),
+    quietWaitMs: intFlag("quiet-wait", 0),
   };
 
   const limits = fileLimits();

@@ -147,7 +147,7 @@ function runQuick(): Promise<{ code: number | null; stdout: string; stderr: stri
 
 describe("npm run bench -- --quick", () => {
   it("runs every scenario against every server and every echo checks out", {
-    timeout: 300_000,
+    timeout: 600_000,
   }, async () => {
     const { code, stdout, stderr } = await runQuick();
     assert.equal(code, 0, `exit ${code}\n${stderr.slice(-4000)}`);
