@@ -210,6 +210,8 @@ export class Connection<S = Record<string, unknown>> implements ProtocolSink, He
   private opened = false;
   private streamEnded = false;
   private inputPaused = false;
+  /** The peer ended the stream while a compressed message was inflating: handled after it. */
+  private endPending = false;
   private seenEpoch = 0;
   /** A close requested while the codec still had messages queued. */
   private pendingClose: { code: number; reason: string } | undefined;
@@ -612,10 +614,20 @@ export class Connection<S = Record<string, unknown>> implements ProtocolSink, He
       this.inputPaused = false;
       this.stream.resume();
     }
+    if (this.endPending && !this.core.paused) {
+      this.endPending = false;
+      this.handleEnd();
+    }
   }
 
   /** @internal The peer ended its side of the stream. */
   handleEnd(): void {
+    if (this.core.paused && this.core.state !== ReadyState.Closed) {
+      // Every byte that arrived before the end is still parsed: the message being inflated and
+      // the input queued behind it come first, as they would without compression.
+      this.endPending = true;
+      return;
+    }
     this.core.receiveEof();
     if (!this.streamEnded) {
       this.flush();
