@@ -1,5 +1,6 @@
 /**
- * What client connections share: buffers, zlib contexts, the bound on zlib jobs, masking keys.
+ * What client connections share: buffers, zlib contexts, the bound on zlib jobs, masking keys,
+ * heartbeat timers.
  *
  * @module
  */
@@ -11,6 +12,7 @@ import { ConcurrencyLimiter } from "../deflate/concurrency-limiter.js";
 import type { ResolvedDeflateOptions } from "../deflate/negotiation.js";
 import { ZlibCodecFactory } from "../deflate/zlib-codec.js";
 import type { MaskSource } from "../protocol/mask.js";
+import { Heartbeat } from "../runtime/heartbeat.js";
 import { CryptoMaskSource } from "../runtime/mask-source.js";
 
 /** The default pool's smallest buffer: 256 bytes. */
@@ -53,6 +55,8 @@ export class ClientContext {
   readonly maskSource: MaskSource;
   /** Codec factories by zlib level and memLevel: the only settings a factory fixes. */
   private readonly factories = new Map<string, ZlibCodecFactory>();
+  /** Heartbeats by idle timeout: one timer for every connection with that timeout. */
+  private readonly heartbeats = new Map<number, Heartbeat>();
 
   /** @param options - resources to use instead of new ones */
   constructor(options: ClientContextOptions = {}) {
@@ -80,5 +84,20 @@ export class ClientContext {
       this.factories.set(key, factory);
     }
     return factory;
+  }
+
+  /**
+   * The heartbeat of the connections with this idle timeout, made on first use. Its interval
+   * runs (unref'd) only while some connection is watched.
+   *
+   * @throws {@link UsageError} `ERR_INVALID_ARGUMENT` for a timeout under 2 ms
+   */
+  heartbeat(idleTimeout: number): Heartbeat {
+    let heartbeat = this.heartbeats.get(idleTimeout);
+    if (heartbeat === undefined) {
+      heartbeat = new Heartbeat(idleTimeout);
+      this.heartbeats.set(idleTimeout, heartbeat);
+    }
+    return heartbeat;
   }
 }

@@ -9,6 +9,7 @@ import type { Pool } from "../buffer/pool.js";
 import type { PerMessageDeflateOptions } from "../deflate/negotiation.js";
 import type { OutgoingHeaders } from "../protocol/handshake.js";
 import type { MaskSource } from "../protocol/mask.js";
+import type { BackpressurePolicy } from "../runtime/connection.js";
 import type { ClientContext } from "./client-context.js";
 
 /** The default {@link ClientOptions.handshakeTimeout}: 10 seconds. */
@@ -51,6 +52,18 @@ export interface ClientOptions {
   readonly validateUtf8?: boolean;
   /** What a throwing handler does: `"log"` (default) or `"close"` (1011). */
   readonly recovery?: "log" | "close";
+  /**
+   * Milliseconds of silence after which the server is pinged; one that does not answer is
+   * terminated, at most `2 * idleTimeout` after its last bytes. The connections of one
+   * {@link ClientContext} with the same value share one timer. Default: off.
+   */
+  readonly idleTimeout?: number;
+  /** `send` returns false once this many bytes are queued. Default 64 KiB. */
+  readonly highWaterMark?: number;
+  /** Queued bytes beyond which `backpressure` applies. Default 16 MiB; 0: none. */
+  readonly maxBufferedAmount?: number;
+  /** Past `maxBufferedAmount`: `"close"` (default, 1008) or `"drop"` (drop the message). */
+  readonly backpressure?: BackpressurePolicy;
   /**
    * Shared resources (buffer pool, zlib contexts, mask source). Default: a new
    * {@link ClientContext} per call, which is wasteful for many connections.

@@ -48,6 +48,11 @@ export function openClientConnection<S>(
     validateUtf8: options.validateUtf8,
     closeTimeout: options.closeTimeout,
     recovery: options.recovery,
+    highWaterMark: options.highWaterMark,
+    maxBufferedAmount: options.maxBufferedAmount,
+    backpressure: options.backpressure,
+    heartbeat:
+      options.idleTimeout === undefined ? undefined : context.heartbeat(options.idleTimeout),
     codec,
     protocol: accepted.protocol,
     extensions: accepted.extensions,

@@ -11,14 +11,18 @@ import { type ClientOptions, DEFAULT_HANDSHAKE_TIMEOUT } from "./client-options.
 /**
  * The context of a call: the `context` option, or a new one around the `pool` option.
  *
- * @throws {@link UsageError} `ERR_INVALID_ARGUMENT` for a `pool` that is not the context's
+ * @throws {@link UsageError} `ERR_INVALID_ARGUMENT` for a `pool` that is not the context's, or an
+ *   `idleTimeout` under 2 ms
  */
 export function resolveContext(options: ClientOptions): ClientContext {
-  const context = options.context;
-  if (context === undefined) return new ClientContext({ pool: options.pool });
-  if (options.pool !== undefined && options.pool !== context.pool) {
+  let context = options.context;
+  if (context === undefined) {
+    context = new ClientContext({ pool: options.pool });
+  } else if (options.pool !== undefined && options.pool !== context.pool) {
     throw createError("ERR_INVALID_ARGUMENT", "pool differs from the context's pool");
   }
+  // Checks idleTimeout before anything is dialled.
+  if (options.idleTimeout !== undefined) context.heartbeat(options.idleTimeout);
   return context;
 }
 
