@@ -32,7 +32,10 @@ export const PENDING = null;
 /** What `inflate`/`deflate` return: the output, the error, or {@link PENDING}. */
 export type CodecResult = ByteBuffer | TidewsError | typeof PENDING;
 
-/** Receives the outcome of a compress/decompress job. One long-lived object per connection. */
+/**
+ * Receives the outcome of a compress/decompress job. One long-lived object per connection.
+ * Its methods run inside zlib stream callbacks and must not throw.
+ */
 export interface CodecListener {
   /** The decompressed message; the listener owns `data` (return it to the pool). */
   onInflated(data: ByteBuffer, token: number): void;

@@ -68,7 +68,7 @@ export class ZlibInflater extends ZlibJobQueue implements Inflater {
       return this.res.bufferPool.get(0);
     }
     if (this.canRunNow(total)) {
-      const result = this.inflateNow(input, maxSize, listener, token);
+      const result = this.inflateNow(input, total, maxSize, listener, token);
       if (result !== undefined) return result;
     }
     const pool = this.res.bufferPool;
@@ -100,6 +100,7 @@ export class ZlibInflater extends ZlibJobQueue implements Inflater {
    */
   private inflateNow(
     input: readonly Uint8Array[],
+    total: number,
     maxSize: number,
     listener: CodecListener,
     token: number,
@@ -110,8 +111,6 @@ export class ZlibInflater extends ZlibJobQueue implements Inflater {
       return undefined;
     }
     const pool = this.res.bufferPool;
-    let total = 0;
-    for (let i = 0; i < input.length; i++) total += input[i]!.byteLength;
     this.out = pool.get(firstOutputSize(total, maxSize));
     const budget = this.res.syncOutputLimit;
     this.resetWithoutProgress = false;
