@@ -105,11 +105,11 @@ export function gc(): void {
   gcFn();
 }
 
-/** Collects, then reports heap used, RSS and external memory in bytes. */
+/** Collects, then reports heap used, RSS and external memory (Buffers included) in bytes. */
 export function memory(): { heap: number; rss: number; external: number } {
   gc();
   const m = process.memoryUsage();
-  return { heap: m.heapUsed, rss: m.rss, external: m.external + m.arrayBuffers };
+  return { heap: m.heapUsed, rss: m.rss, external: m.external };
 }
 
 /** Active handles and requests by type (TCPSocketWrap, Timeout, ...). */

@@ -249,9 +249,10 @@ export async function checkInflate(c: InflateCase): Promise<void> {
   }
   inflater.close();
   assert.equal(pool.outstanding, 0, "every pooled buffer given back");
-  // The output buffer never grows past the limit: the bomb stops at maxSize + 1 bytes.
+  // The output stops at maxSize + 1 bytes; its buffer grows by doubling, so it may be asked for
+  // up to twice that (see the report in SECURITY.md), never for what the bomb would need.
   assert.ok(
-    pool.largestRequest <= 2 * Math.max(c.maxSize + 1 + 14, c.payload.length + 4 + 14, 1024),
+    pool.largestRequest <= 2 * Math.max(c.maxSize + 1, c.payload.length + 4, 1024),
     `largest buffer ${pool.largestRequest} for a limit of ${c.maxSize}`,
   );
 }
