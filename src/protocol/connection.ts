@@ -114,6 +114,8 @@ export class ProtocolConnection implements FrameSink {
   state: ReadyStateValue = ReadyState.Open;
   /** Largest message accepted (bytes). */
   readonly maxMessageSize: number;
+  /** Largest compressed payload accepted: the limit plus deflate's worst-case expansion. */
+  private readonly compressedLimit: number;
   private readonly sink: ProtocolSink;
   private readonly pool: Pool;
   private readonly parser: FrameParser;
@@ -161,6 +163,7 @@ export class ProtocolConnection implements FrameSink {
     this.sink = sink;
     this.pool = options.pool;
     this.maxMessageSize = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
+    this.compressedLimit = this.maxMessageSize + Math.ceil(this.maxMessageSize / 16384) * 5 + 64;
     this.autoPong = options.autoPong ?? true;
     this.validateUtf8 = options.validateUtf8 ?? true;
     this.utf8Check = options.utf8Check ?? isValidUtf8;
@@ -265,14 +268,12 @@ export class ProtocolConnection implements FrameSink {
     } else {
       this.wholeFrame = false;
     }
-    // The limit applies across fragments, and to the compressed bytes as well.
-    if (this.messageLength + length > this.maxMessageSize) {
-      this.fail(
-        createError(
-          "ERR_WS_MESSAGE_TOO_BIG",
-          `${this.messageLength + length} > ${this.maxMessageSize}`,
-        ),
-      );
+    // The limit applies across fragments. For a compressed message the inflater enforces it on
+    // the output; the compressed bytes get the room deflate may need for incompressible data
+    // (5 bytes per 16 KiB stored block, plus a little).
+    const limit = this.compressed ? this.compressedLimit : this.maxMessageSize;
+    if (this.messageLength + length > limit) {
+      this.fail(createError("ERR_WS_MESSAGE_TOO_BIG", `${this.messageLength + length} > ${limit}`));
       return false;
     }
     if (this.message === undefined) {

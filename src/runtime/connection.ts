@@ -670,7 +670,10 @@ export class Connection<S = Record<string, unknown>> implements ProtocolSink, He
     this.topicHost?.removeAll(this as unknown as Connection<never>);
     let info = this.core.closeInfo;
     if (info.error === undefined && this.closeInfoError !== undefined) {
-      info = { ...info, error: this.closeInfoError };
+      // No close frame came back: report the code we closed with, as for other failures.
+      const code =
+        info.code === CloseCode.Abnormal ? (this.closeInfoError.closeCode ?? info.code) : info.code;
+      info = { ...info, code, error: this.closeInfoError };
     }
     this.stats?.recordClose(info.code);
     if (channels.close.hasSubscribers) {

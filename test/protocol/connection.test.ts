@@ -283,6 +283,20 @@ describe("ProtocolConnection (server role)", () => {
       feedAllWays(clientFrame(2, Buffer.alloc(100)), { maxMessageSize: 100 })[0]?.kind,
       "message",
     );
+    // A compressed payload may be slightly larger than the limit (incompressible data): the
+    // inflater enforces the limit on the output instead; far past it still fails at once.
+    const compressed = feedAllWays(clientFrame(2, Buffer.alloc(110), true, 4), {
+      maxMessageSize: 100,
+      compression: true,
+    });
+    assert.equal(compressed[0]?.kind, "compressed");
+    failedWith(
+      feedAllWays(clientFrame(2, Buffer.alloc(200), true, 4), {
+        maxMessageSize: 100,
+        compression: true,
+      }),
+      1009,
+    );
   });
 
   it("fails with 1006 info when the stream ends without a close frame", () => {

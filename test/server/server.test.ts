@@ -393,6 +393,7 @@ describe("backpressure", () => {
     assert.equal(slow.readyState, 2, "closing");
     while (info === undefined) await new Promise((r) => setTimeout(r, 5));
     assert.equal(info.error?.code, "ERR_WS_BUFFERED_AMOUNT");
+    assert.equal(info.code, 1008, "the code it closed with, as no close frame came back");
     socket.destroy();
   });
 
