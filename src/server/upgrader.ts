@@ -70,6 +70,12 @@ export interface UpgraderOptions<S = Record<string, unknown>> {
   /** Open connections at most; beyond, HTTP 503 with `Retry-After`. Default: no limit. */
   readonly maxConnections?: number;
   /**
+   * Header lines an upgrade request may have; beyond, HTTP 431. Default 100; 0: no limit.
+   * Node's parser only limits the bytes (`maxHeaderSize`), and keeps at most its
+   * `maxHeadersCount` (2000) headers.
+   */
+  readonly maxHeaderLines?: number;
+  /**
    * permessage-deflate (RFC 7692): off by default on the server. `true` accepts every valid
    * client offer with the defaults; an object sets the parameters, the threshold and the level.
    */
@@ -128,6 +134,7 @@ function isHttpAnswer(v: unknown): v is HttpAnswer {
 }
 
 const DEFAULT_HANDSHAKE_TIMEOUT = 10_000;
+const DEFAULT_MAX_HEADER_LINES = 100;
 
 /**
  * Turns HTTP upgrade requests into WebSocket connections. Use it from the `upgrade` event of any
@@ -197,6 +204,10 @@ export class Upgrader<S = Record<string, unknown>> {
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on("error", ignoreError);
     try {
+      const lines = this.options.maxHeaderLines ?? DEFAULT_MAX_HEADER_LINES;
+      if (lines > 0 && req.rawHeaders.length > 2 * lines) {
+        throw createHandshakeError("ERR_HANDSHAKE_HEADERS_TOO_LARGE", 431, `over ${lines} lines`);
+      }
       if (this.shuttingDown) {
         throw createHandshakeError("ERR_HANDSHAKE_SHUTTING_DOWN", 503, undefined, {
           "Retry-After": "5",
