@@ -118,7 +118,7 @@ function percentileChart(summaries: readonly ScenarioSummary[], names: readonly 
       const h = mergedLatency(s.runs[n] ?? []);
       if (h.total === 0) continue;
       series.push({
-        name: `${SERIES_NAMES[n]}, ${name}`,
+        name: `${n} ${name}`,
         values: QUANTILES.map((q) => h.quantile(q)),
       });
     }
@@ -133,6 +133,7 @@ function percentileChart(summaries: readonly ScenarioSummary[], names: readonly 
     series,
     formatValue: (v) => formatLatency(v),
     formatX: (v) => (v <= 0 ? "p0" : `p${Number((100 * (1 - 10 ** -v)).toPrecision(6))}`),
+    width: 980,
     height: 460,
   });
 }
