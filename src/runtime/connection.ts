@@ -212,6 +212,8 @@ export class Connection<S = Record<string, unknown>> implements ProtocolSink, He
   private inputPaused = false;
   /** The peer ended the stream while a compressed message was inflating: handled after it. */
   private endPending = false;
+  /** The latest pong, held while the stream is full (see {@link onOutput}). */
+  private deferredPong: ByteBuffer | undefined;
   private seenEpoch = 0;
   /** A close requested while the codec still had messages queued. */
   private pendingClose: { code: number; reason: string } | undefined;
@@ -549,12 +551,21 @@ export class Connection<S = Record<string, unknown>> implements ProtocolSink, He
       this.pool.put(frame);
       return;
     }
+    const opcode = (frame.storage[frame.off] as number) & 0x0f;
+    if (opcode === Opcode.Pong && this.stream.writableNeedDrain) {
+      // RFC 6455 section 5.5.3: an endpoint that has not yet answered earlier pings "MAY elect
+      // to send a Pong frame for only the most recently processed Ping frame". While the stream
+      // is full, only the latest pong is kept, and it goes out on drain: a peer that pings
+      // without reading cannot pile pongs up here.
+      if (this.deferredPong !== undefined) this.pool.put(this.deferredPong);
+      this.deferredPong = frame;
+      return;
+    }
     this.cork();
     if (this.stats !== undefined) this.stats.wireBytesOut += frame.len;
     // Pings and pongs overtake data waiting for the stream (RFC 6455 section 5.4 lets control
     // frames sit between the frames of a message). A close frame does not: it must follow every
     // data frame queued before it (section 5.5.1), and the close timer bounds its wait.
-    const opcode = (frame.storage[frame.off] as number) & 0x0f;
     this.queue.push(frame, opcode === Opcode.Ping || opcode === Opcode.Pong);
   }
 
@@ -646,6 +657,11 @@ export class Connection<S = Record<string, unknown>> implements ProtocolSink, He
 
   /** @internal The stream drained. */
   handleDrain(): void {
+    const pong = this.deferredPong;
+    if (pong !== undefined) {
+      this.deferredPong = undefined;
+      this.onOutput(pong);
+    }
     this.queue.drain();
     if (this.streamEnded === false && this.core.closeExpected() && this.role === "server") {
       this.onEndAfterDrain();
@@ -661,6 +677,10 @@ export class Connection<S = Record<string, unknown>> implements ProtocolSink, He
     if (this.closeTimer !== undefined) clearTimeout(this.closeTimer);
     this.codec?.close();
     this.queue.clear();
+    if (this.deferredPong !== undefined) {
+      this.pool.put(this.deferredPong);
+      this.deferredPong = undefined;
+    }
     this.current?.done();
     this.current = undefined;
     for (const m of this.backlog) m.release();

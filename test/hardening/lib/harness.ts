@@ -1,11 +1,13 @@
 // What the hardening tests share: servers on 127.0.0.1 port 0 that are closed after each test,
 // raw exchanges that return the server's frames, and memory probes (a real collection through
 // V8's flag, RSS, active handles).
+import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import net from "node:net";
 import { afterEach } from "node:test";
 import v8 from "node:v8";
 import { runInNewContext } from "node:vm";
+import WebSocket from "ws";
 import { createServer, type Handler, type Server, type ServerOptions } from "../../../src/index.js";
 import { upgradeRequest } from "../../helpers/raw-client.js";
 import { parseFrames, type WireFrame } from "./server-frames.js";
@@ -135,3 +137,52 @@ export function rssPeak(everyMs = 5): { stop(): number } {
 }
 
 export const MiB = 1024 * 1024;
+
+/**
+ * Runs `source` (plain JavaScript, CommonJS) in another Node process, with `args` in
+ * `process.argv.slice(1)`, so a hostile peer does not share the server's event loop. Resolves
+ * once the child printed its first line (its ready signal); the child is killed after the test
+ * unless it ended.
+ */
+export async function spawnPeer(source: string, args: readonly string[]): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ["-e", source, ...args], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  peers.push(child);
+  await new Promise<void>((resolve, reject) => {
+    child.once("error", reject);
+    child.once("exit", (code) => reject(new Error(`peer exited with ${code}`)));
+    child.stdout?.once("data", () => resolve());
+  });
+  child.removeAllListeners("exit");
+  return child;
+}
+
+const peers: ChildProcess[] = [];
+
+afterEach(() => {
+  for (const p of peers.splice(0)) if (p.exitCode === null) p.kill();
+});
+
+/** Opens a ws client and measures `count` echo round trips; returns them sorted, in ms. */
+export async function roundTrips(url: string, count: number): Promise<number[]> {
+  const ws = new WebSocket(url);
+  await new Promise((resolve, reject) => {
+    ws.once("open", resolve);
+    ws.once("error", reject);
+  });
+  const rtts: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const t = performance.now();
+    ws.send(`m${i}`);
+    await once(ws, "message");
+    rtts.push(performance.now() - t);
+  }
+  ws.terminate();
+  return rtts.sort((a, b) => a - b);
+}
+
+/** The `q` quantile of sorted values. */
+export function quantile(sorted: readonly number[], q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))] as number;
+}
