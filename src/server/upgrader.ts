@@ -322,25 +322,31 @@ export class Upgrader<S = Record<string, unknown>> {
   /**
    * Graceful shutdown: refuses new upgrades (503), sends 1001 to every connection, lets what is
    * queued flush, and waits up to `timeout` ms for the peers to close; then terminates the rest
-   * and closes the pub/sub adapter.
+   * and closes the pub/sub adapter. Resolves once every connection has closed and had its
+   * `onClose`.
    */
   async shutdown(timeout = 5000, reason = "server shutting down"): Promise<void> {
     this.shuttingDown = true;
     this.closeAll(CloseCode.GoingAway, reason);
     if (this.connections.size > 0) {
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(() => {
+        let giveUp: ReturnType<typeof setTimeout> | undefined;
+        const done = () => {
           clearInterval(check);
-          for (const conn of this.connections) conn.terminate();
+          clearTimeout(timer);
+          clearTimeout(giveUp);
           resolve();
+        };
+        const timer = setTimeout(() => {
+          for (const conn of this.connections) conn.terminate();
+          // The destroyed sockets close on a later turn, and only then does each connection
+          // leave the registry and get its onClose: wait for that (bounded, in case a custom
+          // stream never reports its close).
+          giveUp = setTimeout(done, 1000);
         }, timeout);
         // Not unref'd: whoever awaits the shutdown keeps the process alive until it is done.
         const check = setInterval(() => {
-          if (this.connections.size === 0) {
-            clearInterval(check);
-            clearTimeout(timer);
-            resolve();
-          }
+          if (this.connections.size === 0) done();
         }, 10);
       });
     }
