@@ -10,13 +10,20 @@ import type { Pool } from "../buffer/pool.js";
 /**
  * Makes room for `need` bytes after `out.end`. When `out` is too small, the contents move to a
  * bigger buffer from `pool` at the same offsets (so the room in front of `off`, kept for a frame
- * header, survives) and `out` goes back to the pool.
+ * header, survives) and `out` goes back to the pool. The storage doubles, but not past `limit`
+ * (the most the caller will ever write there), unless `need` itself asks for more.
  *
  * @returns `out`, or its replacement; the caller must use the returned buffer from then on
  */
-export function reserve(pool: Pool, out: ByteBuffer, need: number): ByteBuffer {
+export function reserve(
+  pool: Pool,
+  out: ByteBuffer,
+  need: number,
+  limit = Number.POSITIVE_INFINITY,
+): ByteBuffer {
   if (out.storage.length - out.end >= need) return out;
-  const bigger = pool.get(Math.max(out.storage.length * 2, out.end + need));
+  const doubled = Math.min(out.storage.length * 2, limit);
+  const bigger = pool.get(Math.max(doubled, out.end + need));
   out.storage.copy(bigger.storage, out.off, out.off, out.end);
   bigger.off = out.off;
   bigger.end = out.end;

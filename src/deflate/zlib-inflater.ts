@@ -179,7 +179,8 @@ export class ZlibInflater extends ZlibJobQueue implements Inflater {
         return SPILL;
       }
       if (out.storage.length === out.end) {
-        out = reserve(pool, out, Math.min(out.storage.length, cap - len));
+        // Never a buffer larger than the output may get: a bomb stops at the limit.
+        out = reserve(pool, out, Math.min(out.storage.length, cap - len), out.off + cap);
         this.out = out;
       }
       let room = out.storage.length - out.end;
@@ -228,7 +229,7 @@ export class ZlibInflater extends ZlibJobQueue implements Inflater {
       );
       return;
     }
-    const room = reserve(this.res.bufferPool, out, chunk.byteLength);
+    const room = reserve(this.res.bufferPool, out, chunk.byteLength, out.off + job.maxSize);
     room.storage.set(chunk, room.end);
     room.end += chunk.byteLength;
     job.out = room;
