@@ -37,6 +37,8 @@ export const DEFAULT_MAX_MESSAGE_SIZE = 16 * 1024 * 1024;
 
 /** First buffer size for a fragmented message whose total size is not known yet. */
 const FRAGMENTED_HINT = 4096;
+/** The most a frame header alone makes the core reserve; larger payloads grow as they arrive. */
+const MAX_RESERVE = 256 * 1024;
 
 /** Options of a {@link ProtocolConnection}. */
 export interface ProtocolOptions {
@@ -277,7 +279,10 @@ export class ProtocolConnection implements FrameSink {
       return false;
     }
     if (this.message === undefined) {
-      this.message = this.pool.get(fin ? length : Math.max(length, FRAGMENTED_HINT));
+      // Reserve what the header declares only up to a bound: the bytes must arrive before they
+      // cost memory, so a header alone cannot make the server allocate the whole limit.
+      const hint = fin ? length : Math.max(length, FRAGMENTED_HINT);
+      this.message = this.pool.get(Math.min(hint, MAX_RESERVE));
     }
     this.frameLength = length;
     this.frameFirstPiece = true;

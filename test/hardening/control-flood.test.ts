@@ -87,7 +87,9 @@ describe("endless pings", () => {
     // The flood saturates a core (about 1.5 million pings a second read and answered), and libuv
     // reads up to 32 chunks of 64 KiB from one socket per turn of the loop: others wait at most
     // about one turn, never behind the flood as a whole.
-    assert.ok(p99 < 100, `p99 ${p99.toFixed(2)} ms`);
+    // The bound is loose on purpose (a shared 2-core CI machine): starvation behind the flood
+    // would show as seconds, not as a slower millisecond.
+    assert.ok(p99 < 1000, `p99 ${p99.toFixed(2)} ms`);
   });
 });
 
