@@ -18,6 +18,8 @@ export interface InflateCase {
 }
 
 const TAIL = Buffer.from([0x00, 0x00, 0xff, 0xff]);
+/** Output past the limit within which corrupt data may still be reported first (4 chunks). */
+const SLACK = 64 * 1024;
 
 /** Compresses `data` as a permessage-deflate sender does: sync flush, tail removed. */
 export function compressMessage(
@@ -166,7 +168,12 @@ export function expectedInflate(payload: Buffer, maxSize: number): InflateOutcom
         info: true,
       }) as unknown as { buffer: Buffer; engine: zlib.InflateRaw };
     } catch (error) {
-      if ((error as { code?: string }).code === "ERR_BUFFER_TOO_LARGE") return { kind: "too-big" };
+      if ((error as { code?: string }).code === "ERR_BUFFER_TOO_LARGE") {
+        // Past the limit. Corrupt data soon after it may be seen first: zlib drops the output of
+        // the call that fails, and one call writes up to a chunk (16 KiB) of output.
+        const slack = tryInflate(input.subarray(pos), maxSize + 1 - total + SLACK);
+        return slack === undefined ? { kind: "too-big-or-corrupt" } : { kind: "too-big" };
+      }
       // zlib reports the error of a call and drops that call's output: find what the stream
       // yields before the bad byte, from the longest prefix that inflates without an error.
       const before = outputBeforeError(input.subarray(pos), maxSize + 1 - total);
