@@ -164,7 +164,7 @@ async function runPhase(
       rate,
     };
   };
-  const start = sample(offset, 0);
+  const start = sample(offset, Number.NaN);
   const samples: Sample[] = [start];
   const job: DriverJob = { phase, port, ...options };
   const child = fork(fileURLToPath(import.meta.url), ["--driver", JSON.stringify(job)], {
@@ -195,7 +195,7 @@ async function runPhase(
   clearInterval(timer);
   const seconds = (performance.now() - began) / 1000;
   while (server.connections.size > 0) await new Promise((r) => setTimeout(r, 10));
-  const end = sample(offset + seconds, 0);
+  const end = sample(offset + seconds, Number.NaN);
   samples.push(end);
   if (!finished) throw new Error(`the ${phase} driver did not finish`);
   return { phase, samples, done, seconds, start, end };

@@ -4,8 +4,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import WebSocket from "ws";
-import { upgradeRequest } from "../helpers/raw-client.js";
-import { collect, dial, echo, startServer, until } from "./lib/harness.js";
+import type { Connection } from "../../src/index.js";
+import { rawConnect, upgradeRequest } from "../helpers/raw-client.js";
+import { collect, dial, echo, MiB, memory, startServer, until } from "./lib/harness.js";
 
 /** Sends `request`, half-closes, returns the answer's status (0: none) and text. */
 async function answer(port: number, request: string): Promise<{ status: number; text: string }> {
@@ -50,6 +51,41 @@ describe("request-head limits", () => {
     const { port } = await startServer(echo, { maxHeaderLines: 10 });
     assert.equal((await answer(port, upgradeRequest("/", headers(5, 1)))).status, 101);
     assert.equal((await answer(port, upgradeRequest("/", headers(6, 1)))).status, 431);
+  });
+});
+
+describe("declared lengths", () => {
+  it("a frame header alone reserves at most 256 KiB, not the 16 MiB it declares (200 of them)", async () => {
+    const opened: Connection[] = [];
+    const { port, server } = await startServer({
+      onOpen(c) {
+        opened.push(c);
+      },
+    });
+    const base = memory();
+    const sockets = [];
+    for (let i = 0; i < 200; i++) {
+      const { socket } = await rawConnect(port);
+      // A binary frame of 16 MiB (the default limit), of which 100 bytes are sent.
+      const head = Buffer.alloc(14);
+      head[0] = 0x82;
+      head[1] = 0x80 | 127;
+      head.writeBigUInt64BE(BigInt(16 * MiB), 2);
+      socket.write(Buffer.concat([head, Buffer.alloc(100)]));
+      sockets.push(socket);
+    }
+    await until(() => opened.length === 200, "every connection to open");
+    await until(() => server.stats().wireBytesIn >= 200 * 114, "the server to read every header");
+    const grew = memory().external - base.external;
+    // At most 256 KiB reserved per header (the core's bound), not the 16 MiB declared.
+    assert.ok(
+      grew < 200 * 256 * 1024 + 8 * MiB,
+      `3.2 GiB declared: external memory +${(grew / MiB).toFixed(0)} MiB`,
+    );
+    console.log(
+      `200 headers declaring 16 MiB each: external memory +${(grew / MiB).toFixed(1)} MiB`,
+    );
+    for (const s of sockets) s.destroy();
   });
 });
 
