@@ -36,12 +36,6 @@ sock.once("data", () => {
 `;
 
 const LIMIT = 2 * MiB;
-/**
- * Round trips of the other connections stay under this (about 13 ms measured on an idle two-core
- * machine). Loose for a loaded CI machine: a server held up behind the slow peer would take
- * seconds, or never answer.
- */
-const P99 = 500;
 
 function watch(): {
   handler: {
