@@ -113,29 +113,29 @@ export const inflateCase: fc.Arbitrary<InflateCase> = fc.record({
   chunkSize: fc.constantFrom(undefined, 64),
 });
 
-/** Inflates `bytes`, or returns undefined for corrupt data; `limit` bounds the output. */
-function tryInflate(bytes: Buffer, limit: number): number | undefined {
+/** The smallest output chunk zlib may be given (the granularity of what it reports). */
+const GRAIN = 64;
+
+/**
+ * Inflates `bytes` with output chunks of `chunkSize`: the output length, "too-big" once more than
+ * `limit` bytes came out in whole chunks, or "corrupt" (zlib drops the output of the failing
+ * call, at most one chunk).
+ */
+function tryInflate(
+  bytes: Buffer,
+  limit: number,
+  chunkSize = 16 * 1024,
+): number | "too-big" | "corrupt" {
+  if (limit < 1) return "too-big";
   try {
     return zlib.inflateRawSync(bytes, {
       finishFlush: zlib.constants.Z_SYNC_FLUSH,
       maxOutputLength: limit,
+      chunkSize,
     }).length;
   } catch (error) {
-    if ((error as { code?: string }).code === "ERR_BUFFER_TOO_LARGE") return limit;
-    return undefined;
+    return (error as { code?: string }).code === "ERR_BUFFER_TOO_LARGE" ? "too-big" : "corrupt";
   }
-}
-
-/** Output bytes of `bytes` up to its first corrupt byte (errors only grow with the prefix). */
-function outputBeforeError(bytes: Buffer, limit: number): number {
-  let lo = 0;
-  let hi = bytes.length;
-  while (lo < hi) {
-    const mid = (lo + hi + 1) >> 1;
-    if (tryInflate(bytes.subarray(0, mid), limit) === undefined) hi = mid - 1;
-    else lo = mid;
-  }
-  return tryInflate(bytes.subarray(0, lo), limit) ?? 0;
 }
 
 export type InflateOutcome =
@@ -150,8 +150,9 @@ export type InflateOutcome =
  * 00 00 ff ff tail inflated as RFC 7692 section 7.2.2 says; a block with BFINAL ends a DEFLATE
  * stream and what follows it is a new stream (section 7.2.3.4), except the tail alone; a stream
  * that makes no progress is corrupt. Corrupt data is 1007 and output beyond the limit 1009; when
- * corrupt data follows more than the limit of output, either may be seen first (zlib drops the
- * output of the call that fails, so it depends on where the output chunks end).
+ * corrupt data comes after about the limit of output, either may be seen first (zlib drops the
+ * output of the call that fails, and a bad symbol may share its byte with a long match, so it
+ * depends on where the output chunks end).
  */
 export function expectedInflate(payload: Buffer, maxSize: number): InflateOutcome {
   if (payload.length === 0) return { kind: "ok", data: Buffer.alloc(0) };
@@ -168,16 +169,17 @@ export function expectedInflate(payload: Buffer, maxSize: number): InflateOutcom
         info: true,
       }) as unknown as { buffer: Buffer; engine: zlib.InflateRaw };
     } catch (error) {
+      const rest = input.subarray(pos);
       if ((error as { code?: string }).code === "ERR_BUFFER_TOO_LARGE") {
         // Past the limit. Corrupt data soon after it may be seen first: zlib drops the output of
         // the call that fails, and one call writes up to a chunk (16 KiB) of output.
-        const slack = tryInflate(input.subarray(pos), maxSize + 1 - total + SLACK);
-        return slack === undefined ? { kind: "too-big-or-corrupt" } : { kind: "too-big" };
+        const slack = tryInflate(rest, maxSize + 1 - total + SLACK);
+        return slack === "corrupt" ? { kind: "too-big-or-corrupt" } : { kind: "too-big" };
       }
-      // zlib reports the error of a call and drops that call's output: find what the stream
-      // yields before the bad byte, from the longest prefix that inflates without an error.
-      const before = outputBeforeError(input.subarray(pos), maxSize + 1 - total);
-      return total + before > maxSize ? { kind: "too-big-or-corrupt" } : { kind: "corrupt" };
+      // Corrupt. Strictly 1007 only when the output before the bad symbol cannot pass the limit:
+      // in chunks of 64 bytes, no more than the limit less one chunk came out before the error.
+      const before = tryInflate(rest, maxSize - total - GRAIN, GRAIN);
+      return before === "corrupt" ? { kind: "corrupt" } : { kind: "too-big-or-corrupt" };
     }
     out.push(r.buffer);
     total += r.buffer.length;
