@@ -28,7 +28,15 @@ if (files.length === 0) {
 const reporter = process.env.CI ? "spec" : "spec";
 const result = spawnSync(
   process.execPath,
-  ["--import", "tsx", "--test", `--test-reporter=${reporter}`, "--test-concurrency=2", "--test-timeout=300000", ...files],
+  [
+    "--import",
+    "tsx",
+    "--test",
+    `--test-reporter=${reporter}`,
+    "--test-concurrency=2",
+    "--test-timeout=300000",
+    ...files,
+  ],
   { cwd: root, stdio: "inherit" },
 );
 process.exit(result.status ?? 1);
