@@ -735,6 +735,7 @@ export class Connection<S = Record<string, unknown>> implements ProtocolSink, He
   flush(): void {
     if (!this.corked) return;
     this.corked = false;
+    this.queue.flushBatch();
     this.stream.uncork();
   }
 
@@ -785,8 +786,8 @@ export class Connection<S = Record<string, unknown>> implements ProtocolSink, He
   }
 
   private onEndAfterDrain(): void {
+    this.flush();
     if (this.queue.waiting === 0 && !this.streamEnded) {
-      this.flush();
       this.streamEnded = true;
       this.stream.end();
     }

@@ -11,6 +11,11 @@ export interface WritableTarget {
   readonly writableNeedDrain: boolean;
 }
 
+/** Frames up to this size are coalesced with the other small frames of the same tick. */
+export const BATCH_FRAME_MAX = 4096;
+/** The capacity of one coalescing buffer (a pool shard size). */
+export const BATCH_CAPACITY = 16 * 1024;
+
 function bytesOf(frame: OutgoingFrame): Buffer {
   return frame instanceof ByteBuffer ? frame.bytes() : frame.buf.bytes();
 }
@@ -21,6 +26,12 @@ function bytesOf(frame: OutgoingFrame): Buffer {
  * stream is over its high-water mark, data frames wait here instead of piling up inside the
  * stream; control frames (pong, close) skip that line so data never starves them
  * (RFC 6455 section 5.4 allows control frames between the frames of a message).
+ *
+ * Small data frames of one tick are coalesced: the first is held as it is, and when a second
+ * comes both are copied into one pooled batch buffer, so that a burst of small messages costs one
+ * `write` (one buffer, one callback) instead of one per frame. The connection calls
+ * {@link flushBatch} at the end of the tick, before it uncorks the stream. A tick with one frame
+ * copies nothing.
  */
 export class WriteQueue {
   private readonly target: WritableTarget;
@@ -34,6 +45,10 @@ export class WriteQueue {
   inflightBytes = 0;
   /** Bytes waiting here for the stream to drain. */
   pendingBytes = 0;
+  /** The first small frame of this tick, not yet copied anywhere. */
+  private held: ByteBuffer | undefined;
+  /** The small frames of this tick after the first, coalesced. */
+  private batch: ByteBuffer | undefined;
 
   /**
    * @param target - the stream
@@ -48,16 +63,75 @@ export class WriteQueue {
 
   /** Everything not yet flushed by the stream. */
   get bytes(): number {
-    return this.inflightBytes + this.pendingBytes;
+    return this.inflightBytes + this.pendingBytes + (this.held?.len ?? 0) + (this.batch?.len ?? 0);
   }
 
-  /** Frames waiting here (not yet handed to the stream). */
+  /** Frames waiting here (not yet handed to the stream), a batch counting as one. */
   get waiting(): number {
-    return this.pending.length - this.pendingHead;
+    return (
+      this.pending.length -
+      this.pendingHead +
+      (this.held === undefined ? 0 : 1) +
+      (this.batch === undefined ? 0 : 1)
+    );
   }
 
-  /** Queues `frame`; the queue owns it (or one reference of it) from now on. */
+  /**
+   * Queues `frame`; the queue owns it (or one reference of it) from now on. A small data frame may
+   * wait for {@link flushBatch}; any other frame flushes the batch first, so order is kept.
+   */
   push(frame: OutgoingFrame, control: boolean): void {
+    if (!control && frame instanceof ByteBuffer && frame.len <= BATCH_FRAME_MAX) {
+      this.coalesce(frame);
+      return;
+    }
+    if (this.held !== undefined || this.batch !== undefined) this.flushBatch();
+    this.enqueue(frame, control);
+  }
+
+  /** Hands the coalesced small frames of this tick to the stream (or the pending line). */
+  flushBatch(): void {
+    const held = this.held;
+    if (held !== undefined) {
+      this.held = undefined;
+      this.enqueue(held, false);
+    }
+    const batch = this.batch;
+    if (batch !== undefined) {
+      this.batch = undefined;
+      this.enqueue(batch, false);
+    }
+  }
+
+  private coalesce(frame: ByteBuffer): void {
+    let batch = this.batch;
+    if (batch === undefined) {
+      const held = this.held;
+      if (held === undefined) {
+        this.held = frame;
+        return;
+      }
+      this.held = undefined;
+      batch = this.pool.get(BATCH_CAPACITY);
+      this.batch = batch;
+      this.append(batch, held);
+    } else if (batch.available < frame.len) {
+      this.enqueue(batch, false);
+      batch = this.pool.get(BATCH_CAPACITY);
+      this.batch = batch;
+    }
+    this.append(batch, frame);
+  }
+
+  /** Copies `frame` to the end of `batch` (which has room) and gives `frame` back to the pool. */
+  private append(batch: ByteBuffer, frame: ByteBuffer): void {
+    const n = frame.end - frame.off;
+    frame.storage.copy(batch.storage, batch.end, frame.off, frame.end);
+    batch.end += n;
+    this.pool.put(frame);
+  }
+
+  private enqueue(frame: OutgoingFrame, control: boolean): void {
     if (!control && (this.pendingHead < this.pending.length || this.target.writableNeedDrain)) {
       this.pending.push(frame);
       this.pendingBytes += frame.len;
@@ -100,6 +174,10 @@ export class WriteQueue {
 
   /** Releases every frame still held (the stream is gone). */
   clear(): void {
+    if (this.held !== undefined) this.pool.put(this.held);
+    if (this.batch !== undefined) this.pool.put(this.batch);
+    this.held = undefined;
+    this.batch = undefined;
     for (let i = this.inflightHead; i < this.inflight.length; i++) {
       this.release(this.inflight[i] as OutgoingFrame);
     }

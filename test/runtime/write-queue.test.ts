@@ -3,7 +3,12 @@ import { describe, it } from "node:test";
 import { BufferPool } from "../../src/buffer/buffer-pool.js";
 import type { ByteBuffer } from "../../src/buffer/byte-buffer.js";
 import { SharedFrame } from "../../src/runtime/shared-frame.js";
-import { type WritableTarget, WriteQueue } from "../../src/runtime/write-queue.js";
+import {
+  BATCH_CAPACITY,
+  BATCH_FRAME_MAX,
+  type WritableTarget,
+  WriteQueue,
+} from "../../src/runtime/write-queue.js";
 
 class FakeStream implements WritableTarget {
   writableNeedDrain = false;
@@ -26,7 +31,7 @@ function frame(pool: BufferPool, text: string): ByteBuffer {
 }
 
 function setup() {
-  const pool = new BufferPool(64, 4096);
+  const pool = new BufferPool(64, 64 * 1024);
   const stream = new FakeStream();
   const queue: WriteQueue = new WriteQueue(stream, pool, () => queue.written());
   return { pool, stream, queue };
@@ -35,14 +40,85 @@ function setup() {
 describe("WriteQueue", () => {
   it("writes in order and returns each frame to the pool after its callback", () => {
     const { pool, stream, queue } = setup();
-    queue.push(frame(pool, "a"), false);
-    queue.push(frame(pool, "bb"), false);
-    assert.deepEqual(stream.written, ["a", "bb"]);
-    assert.equal(queue.bytes, 3);
+    const big = "x".repeat(BATCH_FRAME_MAX + 1);
+    queue.push(frame(pool, big), false);
+    queue.push(frame(pool, `${big}y`), false);
+    assert.deepEqual(stream.written, [big, `${big}y`]);
+    assert.equal(queue.bytes, 2 * big.length + 1);
     assert.equal(pool.stats().puts, 0, "nothing released before the write completed");
     stream.completeAll();
     assert.equal(queue.bytes, 0);
     assert.equal(pool.stats().puts, 2);
+  });
+
+  it("coalesces the small frames of a tick into one write, copying nothing for a lone frame", () => {
+    const { pool, stream, queue } = setup();
+    const lone = frame(pool, "lone");
+    queue.push(lone, false);
+    assert.deepEqual(stream.written, [], "held until the end of the tick");
+    assert.equal(queue.bytes, 4);
+    assert.equal(queue.waiting, 1);
+    queue.flushBatch();
+    assert.deepEqual(stream.written, ["lone"]);
+    stream.completeAll();
+    assert.equal(pool.stats().puts, 1);
+
+    for (const t of ["a", "bb", "ccc"]) queue.push(frame(pool, t), false);
+    assert.equal(queue.bytes, 6);
+    assert.equal(pool.stats().puts, 4, "the three frames were copied into the batch and returned");
+    queue.flushBatch();
+    assert.deepEqual(stream.written, ["lone", "abbccc"], "one write for three frames, in order");
+    stream.completeAll();
+    assert.equal(queue.bytes, 0);
+    const stats = pool.stats();
+    assert.equal(stats.gets, stats.puts, "every buffer, the batch included, went back");
+  });
+
+  it("keeps order around frames that are not coalesced: large, control, shared", () => {
+    const { pool, stream, queue } = setup();
+    const big = "L".repeat(BATCH_FRAME_MAX + 1);
+    queue.push(frame(pool, "s1"), false);
+    queue.push(frame(pool, "s2"), false);
+    queue.push(frame(pool, big), false);
+    queue.push(frame(pool, "s3"), false);
+    queue.push(frame(pool, "ping"), true);
+    queue.push(frame(pool, "s4"), false);
+    const shared = new SharedFrame(frame(pool, "shared"), pool);
+    queue.push(shared, false);
+    queue.flushBatch();
+    assert.deepEqual(stream.written, ["s1s2", big, "s3", "ping", "s4", "shared"]);
+  });
+
+  it("starts a new batch when one is full, keeping the bytes in order", () => {
+    const { pool, stream, queue } = setup();
+    const n = Math.ceil((3 * BATCH_CAPACITY) / BATCH_FRAME_MAX) + 2;
+    let expected = "";
+    for (let i = 0; i < n; i++) {
+      const t = String.fromCharCode(97 + (i % 26)).repeat(BATCH_FRAME_MAX);
+      expected += t;
+      queue.push(frame(pool, t), false);
+    }
+    assert.equal(queue.bytes, expected.length);
+    queue.flushBatch();
+    assert.ok(stream.written.length >= 3, `${stream.written.length} writes`);
+    assert.ok(stream.written.length < n, "coalesced");
+    assert.equal(stream.written.join(""), expected);
+    stream.completeAll();
+    const stats = pool.stats();
+    assert.equal(stats.gets, stats.puts);
+  });
+
+  it("releases held and batched frames on clear", () => {
+    const { pool, queue } = setup();
+    queue.push(frame(pool, "a"), false);
+    queue.clear();
+    queue.push(frame(pool, "b"), false);
+    queue.push(frame(pool, "c"), false);
+    queue.clear();
+    const stats = pool.stats();
+    assert.equal(stats.gets, stats.puts);
+    assert.equal(queue.bytes, 0);
+    assert.equal(queue.waiting, 0);
   });
 
   it("holds data while the stream needs a drain, lets pings and pongs through", () => {
@@ -51,6 +127,7 @@ describe("WriteQueue", () => {
     queue.push(frame(pool, "data1"), false);
     queue.push(frame(pool, "pong"), true);
     queue.push(frame(pool, "data2"), false);
+    queue.flushBatch();
     assert.deepEqual(stream.written, ["pong"]);
     assert.equal(queue.waiting, 2);
     assert.equal(queue.pendingBytes, 10);
@@ -64,8 +141,10 @@ describe("WriteQueue", () => {
     const { pool, stream, queue } = setup();
     stream.writableNeedDrain = true;
     queue.push(frame(pool, "first"), false);
+    queue.flushBatch();
     stream.writableNeedDrain = false;
     queue.push(frame(pool, "second"), false); // must wait behind "first"
+    queue.flushBatch();
     assert.deepEqual(stream.written, []);
     queue.drain();
     assert.deepEqual(stream.written, ["first", "second"]);
