@@ -353,7 +353,7 @@ describe("codecParams", () => {
       serverMaxWindowBits: undefined,
       clientMaxWindowBits: undefined,
       threshold: 1024,
-      level: -1,
+      level: 1,
       memLevel: 8,
     });
   });
