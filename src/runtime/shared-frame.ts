@@ -10,18 +10,19 @@ import type { Pool } from "../buffer/pool.js";
 export class SharedFrame {
   /** The encoded frame: `buf.bytes()` is exactly the bytes to write. */
   readonly buf: ByteBuffer;
+  /** The frame's bytes as one view, made once and written to every recipient. */
+  readonly view: Buffer;
+  /** The frame's length in bytes. */
+  readonly len: number;
   private readonly pool: Pool;
   private refs = 1;
 
-  /** @param buf - the encoded frame, owned by this object from now on */
+  /** @param buf - the encoded frame, owned by this object from now on; it must not change */
   constructor(buf: ByteBuffer, pool: Pool) {
     this.buf = buf;
+    this.view = buf.bytes();
+    this.len = buf.len;
     this.pool = pool;
-  }
-
-  /** The frame's length in bytes. */
-  get len(): number {
-    return this.buf.len;
   }
 
   /** True while some reference is held. */

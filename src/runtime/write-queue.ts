@@ -17,7 +17,7 @@ export const BATCH_FRAME_MAX = 4096;
 export const BATCH_CAPACITY = 16 * 1024;
 
 function bytesOf(frame: OutgoingFrame): Buffer {
-  return frame instanceof ByteBuffer ? frame.bytes() : frame.buf.bytes();
+  return frame instanceof ByteBuffer ? frame.bytes() : frame.view;
 }
 
 /**
@@ -27,7 +27,8 @@ function bytesOf(frame: OutgoingFrame): Buffer {
  * stream; control frames (pong, close) skip that line so data never starves them
  * (RFC 6455 section 5.4 allows control frames between the frames of a message).
  *
- * Small data frames of one tick are coalesced: the first is held as it is, and when a second
+ * Small data frames of one tick (not shared ones: a broadcast's frame goes out as it is, copying
+ * it for thousands of recipients costs more than it saves) are coalesced: the first is held as it is, and when a second
  * comes both are copied into one pooled batch buffer, so that a burst of small messages costs one
  * `write` (one buffer, one callback) instead of one per frame. The connection calls
  * {@link flushBatch} at the end of the tick, before it uncorks the stream. A tick with one frame
@@ -112,12 +113,15 @@ export class WriteQueue {
         return;
       }
       this.held = undefined;
-      batch = this.pool.get(BATCH_CAPACITY);
+      // Sized for a few more frames like these, not for the largest batch: with thousands of
+      // connections each holding one batch in flight, the size is memory.
+      batch = this.pool.get(Math.min(BATCH_CAPACITY, 4 * (held.len + frame.len)));
       this.batch = batch;
       this.append(batch, held);
     } else if (batch.available < frame.len) {
+      const next = Math.min(BATCH_CAPACITY, 2 * batch.cap);
       this.enqueue(batch, false);
-      batch = this.pool.get(BATCH_CAPACITY);
+      batch = this.pool.get(next);
       this.batch = batch;
     }
     this.append(batch, frame);
@@ -125,9 +129,8 @@ export class WriteQueue {
 
   /** Copies `frame` to the end of `batch` (which has room) and gives `frame` back to the pool. */
   private append(batch: ByteBuffer, frame: ByteBuffer): void {
-    const n = frame.end - frame.off;
     frame.storage.copy(batch.storage, batch.end, frame.off, frame.end);
-    batch.end += n;
+    batch.end += frame.end - frame.off;
     this.pool.put(frame);
   }
 

@@ -89,6 +89,19 @@ describe("WriteQueue", () => {
     assert.deepEqual(stream.written, ["s1s2", big, "s3", "ping", "s4", "shared"]);
   });
 
+  it("writes a lone shared frame as it is, without copying it", () => {
+    const { pool, stream, queue } = setup();
+    const shared = new SharedFrame(frame(pool, "only"), pool);
+    shared.ref();
+    queue.push(shared, false);
+    queue.flushBatch();
+    assert.deepEqual(stream.written, ["only"]);
+    shared.unref();
+    assert.ok(shared.live, "held by the write until its callback");
+    stream.completeAll();
+    assert.equal(shared.live, false);
+  });
+
   it("starts a new batch when one is full, keeping the bytes in order", () => {
     const { pool, stream, queue } = setup();
     const n = Math.ceil((3 * BATCH_CAPACITY) / BATCH_FRAME_MAX) + 2;
@@ -152,7 +165,7 @@ describe("WriteQueue", () => {
 
   it("unrefs shared frames and clears everything on close", () => {
     const { pool, stream, queue } = setup();
-    const shared = new SharedFrame(frame(pool, "shared"), pool);
+    const shared = new SharedFrame(frame(pool, "S".repeat(BATCH_FRAME_MAX + 1)), pool);
     shared.ref();
     queue.push(shared, false);
     shared.ref();
