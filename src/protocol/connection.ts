@@ -17,7 +17,7 @@ import {
   writeHeaderBefore,
 } from "./frame-encoder.js";
 import { FrameParser, type FrameSink } from "./frame-parser.js";
-import { applyMask, type MaskSource } from "./mask.js";
+import { applyMask, type MaskSource, type XorRange } from "./mask.js";
 import { Opcode } from "./opcodes.js";
 import { isValidUtf8, type Utf8Check, Utf8Validator } from "./utf8-validator.js";
 
@@ -58,6 +58,8 @@ export interface ProtocolOptions {
   readonly maskSource?: MaskSource;
   /** Whether permessage-deflate was negotiated, so RSV1 marks compressed messages. */
   readonly compression?: boolean;
+  /** How received payloads are unmasked (the runtime may inject a native one). Default: pure TS. */
+  readonly xor?: XorRange;
 }
 
 /**
@@ -174,6 +176,7 @@ export class ProtocolConnection implements FrameSink {
     this.parser = new FrameParser(this, {
       role: options.role,
       allowRsv1: options.compression ?? false,
+      xor: options.xor,
     });
   }
 

@@ -13,7 +13,7 @@
  */
 
 import { createError, type ErrorCode, type ProtocolError } from "../errors.js";
-import { xorRange } from "./mask.js";
+import { type XorRange, xorRange } from "./mask.js";
 
 /** Options of a {@link FrameParser}. */
 export interface FrameParserOptions {
@@ -27,6 +27,8 @@ export interface FrameParserOptions {
    * section 6). Default false; settable later through {@link FrameParser.allowRsv1}.
    */
   readonly allowRsv1?: boolean;
+  /** How masked payloads are unmasked (RFC 6455 section 5.3). Default: {@link xorRange}. */
+  readonly xor?: XorRange;
 }
 
 /**
@@ -96,6 +98,7 @@ export class FrameParser {
   private readonly sink: FrameSink;
   /** RFC 6455 section 5.1: a server expects masked frames, a client unmasked ones. */
   private readonly expectMask: boolean;
+  private readonly xor: XorRange;
   private state = HEADER;
   private isPaused = false;
   /** True while {@link drain} runs: a nested receive or resume only queues or flags. */
@@ -138,6 +141,7 @@ export class FrameParser {
     this.sink = sink;
     this.expectMask = options.role === "server";
     this.allowRsv1 = options.allowRsv1 === true;
+    this.xor = options.xor ?? xorRange;
   }
 
   /** True while paused (by {@link pause} or a sink method that returned false). */
@@ -360,7 +364,7 @@ export class FrameParser {
           let n = len - pos;
           if (n > this.remaining) n = this.remaining;
           // RFC 6455 section 5.3: unmask octet i with masking-key octet (i modulo 4).
-          if (this.masked) xorRange(chunk, pos, pos + n, this.key, this.phase);
+          if (this.masked) this.xor(chunk, pos, pos + n, this.key, this.phase);
           const view = n === len ? chunk : chunk.subarray(pos, pos + n);
           this.phase = (this.phase + n) & 3;
           this.remaining -= n;
@@ -377,7 +381,7 @@ export class FrameParser {
             if (need === 0) {
               payload = EMPTY;
             } else {
-              if (this.masked) xorRange(chunk, pos, pos + need, this.key, 0);
+              if (this.masked) this.xor(chunk, pos, pos + need, this.key, 0);
               payload = chunk.subarray(pos, pos + need);
               pos += need;
             }

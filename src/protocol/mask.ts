@@ -21,6 +21,19 @@ export interface MaskSource {
   nextMask(target: Buffer, at: number): void;
 }
 
+/**
+ * XORs `data[start, end)` in place with a masking key given as one integer (first key byte
+ * highest, see {@link readMaskKey}); byte `start` takes key byte `phase` (0-3). The core's own is
+ * {@link xorRange}; the runtime may inject a native one (see `ProtocolOptions.xor`).
+ */
+export type XorRange = (
+  data: Uint8Array,
+  start: number,
+  end: number,
+  key: number,
+  phase: number,
+) => void;
+
 /** Below this many bytes the unrolled byte loop beats building a word view. */
 const WORD_MIN = 128;
 

@@ -10,7 +10,7 @@ import {
   ReadyState,
   type ReadyStateValue,
 } from "../protocol/connection.js";
-import type { MaskSource } from "../protocol/mask.js";
+import type { MaskSource, XorRange } from "../protocol/mask.js";
 import { Opcode } from "../protocol/opcodes.js";
 import { channels } from "./diagnostics.js";
 import type { Heartbeat, HeartbeatMember } from "./heartbeat.js";
@@ -101,6 +101,8 @@ export interface ConnectionOptions {
   readonly autoPong?: boolean;
   readonly validateUtf8?: boolean;
   readonly maskSource?: MaskSource;
+  /** How received payloads are unmasked (a native one, when loaded). Default: the core's. */
+  readonly xor?: XorRange;
   /** The negotiated permessage-deflate codec, if any. */
   readonly codec?: MessageCodec;
   /** Milliseconds to wait for the peer to finish the close handshake. Default 5000. */
@@ -256,6 +258,7 @@ export class Connection<S = Record<string, unknown>> implements ProtocolSink, He
       utf8Check: isUtf8,
       maskSource: options.maskSource,
       compression: options.codec !== undefined,
+      xor: options.xor,
     });
     // One callback of each kind per connection, none per message.
     this.onWritten = (error) => this.written(error);

@@ -97,7 +97,8 @@ export class Server<S = Record<string, unknown>> {
    *
    * @returns the bound address (port 0 picks a free port)
    */
-  listen(port = 0, host?: string): Promise<AddressInfo> {
+  async listen(port = 0, host?: string): Promise<AddressInfo> {
+    await this.upgrader.ready;
     return new Promise((resolve, reject) => {
       const onError = (error: Error) => reject(error);
       this.http.once("error", onError);

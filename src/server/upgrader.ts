@@ -21,6 +21,7 @@ import {
   selectProtocol,
   validateRequest,
 } from "../protocol/handshake.js";
+import type { XorRange } from "../protocol/mask.js";
 import type { Adapter } from "../runtime/adapter.js";
 import { Broadcaster, type BroadcastOptions } from "../runtime/broadcaster.js";
 import {
@@ -31,6 +32,7 @@ import {
 } from "../runtime/connection.js";
 import { Heartbeat } from "../runtime/heartbeat.js";
 import { DeflateMessageCodec } from "../runtime/message-codec.js";
+import { loadNativeXor } from "../runtime/native-mask.js";
 import { ConnectionStats, type ConnectionStatsSnapshot } from "../runtime/stats.js";
 import { TopicRegistry } from "../runtime/topics.js";
 import { attachStream } from "../transport/stream-transport.js";
@@ -84,6 +86,13 @@ export interface UpgraderOptions<S = Record<string, unknown>> {
   readonly validateUtf8?: boolean;
   /** Answer pings automatically. Default `true`. */
   readonly autoPong?: boolean;
+  /**
+   * Unmask received payloads with the `bufferutil` package when it is installed (as `ws` does);
+   * tidews does not depend on it. Default `true`; it is loaded in the background when the
+   * Upgrader is made, and {@link Upgrader.ready} (awaited by `createServer().listen()`) settles
+   * once it is in use or known to be missing.
+   */
+  readonly nativeMask?: boolean;
   /** Milliseconds to wait for the peer to finish the close handshake. Default 5000. */
   readonly closeTimeout?: number;
   /** What a throwing handler does: `"log"` (default) or `"close"` (1011). */
@@ -161,6 +170,13 @@ export class Upgrader<S = Record<string, unknown>> {
   private readonly refusals = new Map<number, number>();
   private pendingUpgrades = 0;
   private shuttingDown = false;
+  /** The native unmasking function, once loaded (see {@link UpgraderOptions.nativeMask}). */
+  private xor: XorRange | undefined;
+  /**
+   * Settles (never rejects) once native unmasking is loaded or known to be unavailable;
+   * connections upgraded before that unmask in TypeScript.
+   */
+  readonly ready: Promise<void>;
 
   /**
    * @param handler - the application's event handler, shared by every connection
@@ -189,6 +205,17 @@ export class Upgrader<S = Record<string, unknown>> {
       threshold: this.deflate?.threshold,
       level: this.deflate?.level,
     });
+    this.ready =
+      options.nativeMask === false
+        ? Promise.resolve()
+        : loadNativeXor().then((xor) => {
+            this.xor = xor;
+          });
+  }
+
+  /** True when received payloads are unmasked natively (bufferutil). */
+  get nativeMask(): boolean {
+    return this.xor !== undefined;
   }
 
   /** Open connections now. */
@@ -410,6 +437,7 @@ export class Upgrader<S = Record<string, unknown>> {
       maxMessageSize: o.maxMessageSize,
       autoPong: o.autoPong,
       validateUtf8: o.validateUtf8,
+      xor: this.xor,
       closeTimeout: o.closeTimeout,
       recovery: o.recovery,
       highWaterMark: o.highWaterMark,

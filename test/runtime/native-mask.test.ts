@@ -1,0 +1,93 @@
+import assert from "node:assert/strict";
+import { once } from "node:events";
+import { describe, it } from "node:test";
+import fc from "fast-check";
+import WebSocket from "ws";
+import { xorRange } from "../../src/protocol/mask.js";
+import { loadNativeXor, NATIVE_XOR_MIN, nativeXor } from "../../src/runtime/native-mask.js";
+import { createServer } from "../../src/server/server.js";
+
+describe("native unmasking (bufferutil)", () => {
+  it("loads bufferutil when installed (a devDependency here) and nothing for a missing package", async () => {
+    assert.equal(typeof (await loadNativeXor()), "function");
+    assert.equal(await loadNativeXor("tidews-no-such-package"), undefined);
+  });
+
+  it("gives the same bytes as the core's xorRange for any range, key, phase and view", async () => {
+    const native = await loadNativeXor();
+    assert.ok(native);
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 0, maxLength: 3000 }),
+        fc.nat(),
+        fc.nat(),
+        fc.integer({ min: 0, max: 0xffffffff }),
+        fc.integer({ min: 0, max: 3 }),
+        fc.integer({ min: 0, max: 7 }),
+        fc.boolean(),
+        (bytes, a, b, key, phase, shift, plain) => {
+          // A view at an odd offset into a larger allocation, as socket chunks are.
+          const backing = new Uint8Array(bytes.length + shift);
+          backing.set(bytes, shift);
+          const view = plain
+            ? backing.subarray(shift)
+            : Buffer.from(backing.buffer, shift, bytes.length);
+          const start = bytes.length === 0 ? 0 : a % (bytes.length + 1);
+          const end = start + (bytes.length === 0 ? 0 : b % (bytes.length - start + 1));
+          const expected = Uint8Array.from(bytes);
+          xorRange(expected, start, end, key, phase);
+          native(view, start, end, key, phase);
+          assert.deepEqual(Uint8Array.from(view), expected);
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+
+  it("leaves short pieces to the TypeScript loop", () => {
+    let calls = 0;
+    const xor = nativeXor({
+      unmask: () => {
+        calls++;
+      },
+    });
+    const data = new Uint8Array(NATIVE_XOR_MIN * 2);
+    xor(data, 0, NATIVE_XOR_MIN - 1, 0x01020304, 0);
+    assert.equal(calls, 0);
+    assert.equal(data[0], 1, "unmasked in TypeScript");
+    xor(data, 0, NATIVE_XOR_MIN, 0x01020304, 0);
+    assert.equal(calls, 1);
+  });
+
+  for (const nativeMask of [true, false]) {
+    it(`a server with nativeMask: ${nativeMask} echoes large masked messages from ws intact`, async () => {
+      const server = createServer(
+        {
+          onMessage(conn, message) {
+            conn.send(message.data, { binary: message.isBinary });
+          },
+        },
+        { nativeMask },
+      );
+      const { port } = await server.listen(0, "127.0.0.1");
+      assert.equal(server.upgrader.nativeMask, nativeMask);
+      const ws = new WebSocket(`ws://127.0.0.1:${port}`);
+      await once(ws, "open");
+      const sizes = [1, 127, 128, 129, 4099, 65_536, 300_001];
+      const sent = sizes.map((n, i) => Buffer.alloc(n, (i * 37 + 11) & 0xff).fill(i, 0, 1));
+      const got: Buffer[] = [];
+      const done = new Promise<void>((resolve) => {
+        ws.on("message", (data: Buffer) => {
+          got.push(data);
+          if (got.length === sent.length) resolve();
+        });
+      });
+      for (const b of sent) ws.send(b);
+      await done;
+      for (let i = 0; i < sent.length; i++) assert.ok(got[i]?.equals(sent[i] as Buffer), `#${i}`);
+      ws.close();
+      await once(ws, "close");
+      await server.close(1000);
+    });
+  }
+});
