@@ -8,11 +8,13 @@ import {
   parseClosePayload,
 } from "./close-codes.js";
 import {
+  appendFrame,
   encodeCloseFrame,
   encodeControlFrame,
   encodeFrame,
   encodeFrameParts,
   encodeTextFrame,
+  frameSize,
   MAX_HEADER_SIZE,
   writeHeaderBefore,
 } from "./frame-encoder.js";
@@ -39,6 +41,8 @@ export const DEFAULT_MAX_MESSAGE_SIZE = 16 * 1024 * 1024;
 const FRAGMENTED_HINT = 4096;
 /** The most a frame header alone makes the core reserve; larger payloads grow as they arrive. */
 const MAX_RESERVE = 256 * 1024;
+/** Payloads up to this size may be built straight into the sink's batch (see frameRoom). */
+const APPEND_MAX = 4096;
 
 /** Options of a {@link ProtocolConnection}. */
 export interface ProtocolOptions {
@@ -81,6 +85,14 @@ export interface ProtocolSink {
   onPong(payload: Buffer): void;
   /** A frame to write. The sink owns `frame` and puts it back once it has been written. */
   onOutput(frame: ByteBuffer): void;
+  /**
+   * Optional: a buffer with at least `size` free bytes at its end, where the core may append one
+   * whole small data frame (the sink's batch of this tick), or undefined for the usual
+   * {@link onOutput}. After appending, the core calls {@link onOutputAppended}.
+   */
+  frameRoom?(size: number): ByteBuffer | undefined;
+  /** Optional: `size` bytes of frame were appended to the buffer {@link frameRoom} gave. */
+  onOutputAppended?(size: number): void;
   /** The peer's close frame arrived (the reply, if any, follows through onOutput). */
   onPeerClose(code: number, reason: string): void;
   /**
@@ -373,6 +385,10 @@ export class ProtocolConnection implements FrameSink {
     this.checkCanSend();
     const first = !this.sendingFragmented;
     const op = first ? opcode : Opcode.Continuation;
+    if (this.sink.frameRoom !== undefined && this.append(op, payload, fin, first && rsv1)) {
+      this.sendingFragmented = !fin;
+      return;
+    }
     const options = { fin, rsv1: first && rsv1, mask: this.mask };
     const frame =
       typeof payload === "string"
@@ -422,6 +438,28 @@ export class ProtocolConnection implements FrameSink {
     );
     this.sendingFragmented = !fin;
     this.sink.onOutput(buf);
+  }
+
+  /** Builds a small frame straight into the sink's batch; false when it must take onOutput. */
+  private append(op: number, payload: Uint8Array | string, fin: boolean, rsv1: boolean): boolean {
+    let n: number;
+    if (typeof payload === "string") {
+      // UTF-8 takes at most 3 bytes per UTF-16 unit: only measure strings that may fit.
+      if (payload.length > APPEND_MAX) return false;
+      n = payload.length === 0 ? 0 : Buffer.byteLength(payload, "utf8");
+    } else {
+      n = payload.byteLength;
+    }
+    if (n > APPEND_MAX) return false;
+    const size = frameSize(n, this.mask !== null);
+    const buf = (this.sink.frameRoom as (size: number) => ByteBuffer | undefined).call(
+      this.sink,
+      size,
+    );
+    if (buf === undefined) return false;
+    appendFrame(buf, op, payload, n, fin, rsv1, this.mask);
+    this.sink.onOutputAppended?.(size);
+    return true;
   }
 
   /** True while data may be sent: open, and no close frame sent yet. */

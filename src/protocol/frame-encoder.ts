@@ -294,6 +294,51 @@ export function encodeTextFrame(pool: Pool, text: string, options?: EncodeOption
 }
 
 /**
+ * Appends one whole frame at the end of `buf` (which must have `headerSize(n, masked) + n` bytes
+ * free, see {@link frameSize}): the header, a fresh masking key for a masked frame, and the
+ * payload copied (and masked) after it. This is how small frames of one tick are built straight
+ * into a shared batch buffer. `byteLength` is the payload's size in bytes (for a string, its
+ * UTF-8 length). `payload` is never modified.
+ *
+ * @throws {@link UsageError} as {@link writeHeader}
+ */
+export function appendFrame(
+  buf: ByteBuffer,
+  opcode: number,
+  payload: Uint8Array | string,
+  byteLength: number,
+  fin: boolean,
+  rsv1: boolean,
+  mask: MaskSource | null,
+): void {
+  const n = byteLength;
+  checkFrame(opcode, fin, n);
+  const t = buf.storage;
+  let at = putHeader(t, buf.end, opcode, fin, rsv1, n, mask !== null);
+  let key = 0;
+  if (mask !== null) {
+    // RFC 6455 section 5.3: a fresh key for every frame, carried in the header.
+    mask.nextMask(t, at);
+    key = readMaskKey(t, at);
+    at += 4;
+  }
+  if (typeof payload === "string") {
+    if (n > 0) t.write(payload, at, n, "utf8");
+    if (mask !== null) xorRange(t, at, at + n, key, 0);
+  } else if (mask !== null) {
+    copyXor(t, at, payload, key, 0);
+  } else {
+    copyPayload(t, at, payload);
+  }
+  buf.end = at + n;
+}
+
+/** The size of a whole frame with an `n`-byte payload: header plus payload. */
+export function frameSize(n: number, masked: boolean): number {
+  return headerSize(n, masked) + n;
+}
+
+/**
  * Several parts as ONE frame payload without concatenating first (for writev(parts)).
  *
  * @throws {@link UsageError} as {@link writeHeader}

@@ -572,6 +572,18 @@ export class Connection<S = Record<string, unknown>> implements ProtocolSink, He
     this.queue.push(frame, opcode === Opcode.Ping || opcode === Opcode.Pong);
   }
 
+  /** @internal The core builds a small frame straight into this tick's batch. */
+  frameRoom(size: number): ByteBuffer | undefined {
+    if (this.closed || this.streamEnded) return undefined;
+    return this.queue.room(size);
+  }
+
+  /** @internal */
+  onOutputAppended(size: number): void {
+    this.cork();
+    if (this.stats !== undefined) this.stats.wireBytesOut += size;
+  }
+
   /** @internal */
   onPeerClose(_code: number, _reason: string): void {}
 

@@ -90,6 +90,30 @@ export class WriteQueue {
     this.enqueue(frame, control);
   }
 
+  /**
+   * The batch of this tick, with at least `size` bytes free at its end, for a frame built in
+   * place (the caller appends it and moves `end`). A held frame moves into the batch first, so
+   * the order stays that of the calls.
+   */
+  room(size: number): ByteBuffer {
+    let batch = this.batch;
+    if (batch === undefined) {
+      const held = this.held;
+      batch = this.pool.get(size + (held?.len ?? 0));
+      this.batch = batch;
+      if (held !== undefined) {
+        this.held = undefined;
+        this.append(batch, held);
+      }
+    } else if (batch.available < size) {
+      const next = Math.max(size, Math.min(BATCH_CAPACITY, 2 * batch.cap));
+      this.enqueue(batch, false);
+      batch = this.pool.get(next);
+      this.batch = batch;
+    }
+    return batch;
+  }
+
   /** Hands the coalesced small frames of this tick to the stream (or the pending line). */
   flushBatch(): void {
     const held = this.held;
@@ -100,7 +124,9 @@ export class WriteQueue {
     const batch = this.batch;
     if (batch !== undefined) {
       this.batch = undefined;
-      this.enqueue(batch, false);
+      // Empty when a frame to be built in place was refused after room() (a bad argument).
+      if (batch.len === 0) this.pool.put(batch);
+      else this.enqueue(batch, false);
     }
   }
 

@@ -5,11 +5,13 @@ import { BufferPool } from "../../src/buffer/buffer-pool.js";
 import type { ByteBuffer } from "../../src/buffer/byte-buffer.js";
 import { SimplePool } from "../../src/buffer/simple-pool.js";
 import {
+  appendFrame,
   encodeCloseFrame,
   encodeControlFrame,
   encodeFrame,
   encodeFrameParts,
   encodeTextFrame,
+  frameSize,
   headerSize,
   MAX_HEADER_SIZE,
   writeHeader,
@@ -384,5 +386,61 @@ describe("mutated streams", () => {
       ),
       { numRuns: 300 },
     );
+  });
+});
+
+describe("appendFrame", () => {
+  it("appends exactly the bytes encodeFrame / encodeTextFrame build, after what is there", () => {
+    const pool = new BufferPool(64, 1 << 16);
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.uint8Array({ maxLength: 300 }),
+          fc.string({ unit: "grapheme", maxLength: 100 }),
+        ),
+        fc.constantFrom(0, 1, 2),
+        fc.boolean(),
+        fc.boolean(),
+        fc.boolean(),
+        fc.uint8Array({ maxLength: 40 }),
+        (payload, opcode, fin, rsv1, masked, before) => {
+          const key = [0x01, 0x80, 0xfe, 0x7f];
+          const mask = masked ? new FixedMaskSource(key) : null;
+          const expected =
+            typeof payload === "string"
+              ? encodeTextFrame(pool, payload, { fin, rsv1, mask })
+              : encodeFrame(pool, opcode, payload, { fin, rsv1, mask });
+          const want = Buffer.from(expected.bytes());
+          pool.put(expected);
+          if (typeof payload === "string") want[0] = ((want[0] as number) & 0xf0) | opcode;
+          const n = typeof payload === "string" ? Buffer.byteLength(payload) : payload.length;
+          const size = frameSize(n, masked);
+          const buf = pool.get(before.length + size);
+          buf.write(before);
+          const original = typeof payload === "string" ? payload : Uint8Array.from(payload);
+          appendFrame(buf, opcode, payload, n, fin, rsv1, mask);
+          assert.equal(buf.len, before.length + size);
+          assert.deepEqual(buf.bytes().subarray(0, before.length), Buffer.from(before));
+          assert.deepEqual(buf.bytes().subarray(before.length), want);
+          assert.deepEqual(payload, original, "the payload is not modified");
+          pool.put(buf);
+        },
+      ),
+      { numRuns: 400 },
+    );
+  });
+
+  it("refuses what RFC 6455 forbids, before writing anything", () => {
+    const pool = new BufferPool(64, 1 << 16);
+    const buf = pool.get(256);
+    assert.throws(
+      () => appendFrame(buf, 9, new Uint8Array(126), 126, true, false, null),
+      (e: unknown) => (e as { code?: string }).code === "ERR_INVALID_ARGUMENT",
+    );
+    assert.throws(
+      () => appendFrame(buf, 16, new Uint8Array(1), 1, true, false, null),
+      (e: unknown) => (e as { code?: string }).code === "ERR_INVALID_ARGUMENT",
+    );
+    assert.equal(buf.len, 0);
   });
 });

@@ -121,6 +121,30 @@ describe("WriteQueue", () => {
     assert.equal(stats.gets, stats.puts);
   });
 
+  it("gives room for frames built in place, after a held frame and across full batches", () => {
+    const { pool, stream, queue } = setup();
+    queue.push(frame(pool, "held"), false);
+    const put = (text: string) => {
+      const room = queue.room(text.length);
+      assert.ok(room.available >= text.length);
+      room.end += room.storage.write(text, room.end);
+    };
+    put("-a");
+    let expected = "held-a";
+    for (let i = 0; i < 12; i++) {
+      const t = String.fromCharCode(98 + i).repeat(3000);
+      expected += t;
+      put(t);
+    }
+    assert.equal(queue.bytes, expected.length);
+    queue.flushBatch();
+    assert.ok(stream.written.length > 1, "full batches went out as new ones started");
+    assert.equal(stream.written.join(""), expected);
+    stream.completeAll();
+    const stats = pool.stats();
+    assert.equal(stats.gets, stats.puts);
+  });
+
   it("releases held and batched frames on clear", () => {
     const { pool, queue } = setup();
     queue.push(frame(pool, "a"), false);
