@@ -4,7 +4,8 @@ import { createServer } from "../src/index.js";
 
 const server = createServer({
   onMessage(conn, message) {
-    conn.send(message.data, { binary: message.isBinary });
+    // Sending the message itself forwards it with its type and, when large, without a copy.
+    conn.send(message);
   },
 });
 

@@ -24,7 +24,7 @@ export function tidewsDriverClient(context: ClientContext = new ClientContext())
           url,
           {
             onMessage(conn, message) {
-              if (conn.readyState === 1) conn.send(message.data, { binary: !message.isText });
+              if (conn.readyState === 1) conn.send(message);
             },
             onClose() {
               resolve();

@@ -41,6 +41,11 @@ export const DEFAULT_MAX_MESSAGE_SIZE = 16 * 1024 * 1024;
 const FRAGMENTED_HINT = 4096;
 /** The most a frame header alone makes the core reserve; larger payloads grow as they arrive. */
 const MAX_RESERVE = 256 * 1024;
+/**
+ * Messages declared at least this large get {@link MAX_HEADER_SIZE} bytes of room in front of
+ * their payload, so the application can send them on as a frame built in place (no copy).
+ */
+export const HEADROOM_MIN = 16 * 1024;
 /** Payloads up to this size may be built straight into the sink's batch (see frameRoom). */
 const APPEND_MAX = 4096;
 
@@ -297,7 +302,16 @@ export class ProtocolConnection implements FrameSink {
       // Reserve what the header declares only up to a bound: the bytes must arrive before they
       // cost memory, so a header alone cannot make the server allocate the whole limit.
       const hint = fin ? length : Math.max(length, FRAGMENTED_HINT);
-      this.message = this.pool.get(Math.min(hint, MAX_RESERVE));
+      if (hint >= HEADROOM_MIN) {
+        // Room for a header in front: `conn.send(message)` can then forward the message as a
+        // frame built in place, where it is (see sendBuffer).
+        const m = this.pool.get(Math.min(hint, MAX_RESERVE) + MAX_HEADER_SIZE);
+        m.off = MAX_HEADER_SIZE;
+        m.end = MAX_HEADER_SIZE;
+        this.message = m;
+      } else {
+        this.message = this.pool.get(Math.min(hint, MAX_RESERVE));
+      }
     }
     this.frameLength = length;
     this.frameFirstPiece = true;

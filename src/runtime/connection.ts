@@ -5,11 +5,13 @@ import { createError, isTidewsError, type TidewsError } from "../errors.js";
 import { CloseCode, closePayloadLength, isValidCloseCode } from "../protocol/close-codes.js";
 import {
   type CloseInfo,
+  HEADROOM_MIN,
   ProtocolConnection,
   type ProtocolSink,
   ReadyState,
   type ReadyStateValue,
 } from "../protocol/connection.js";
+import { MAX_HEADER_SIZE } from "../protocol/frame-encoder.js";
 import type { MaskSource, XorRange } from "../protocol/mask.js";
 import { Opcode } from "../protocol/opcodes.js";
 import { channels } from "./diagnostics.js";
@@ -293,11 +295,17 @@ export class Connection<S = Record<string, unknown>> implements ProtocolSink, He
    * Sends a message: strings as text, buffers, typed arrays and ArrayBuffers as binary (override
    * with `options.binary`). The bytes are copied (or compressed) before `send` returns.
    *
+   * A received {@link Message} is forwarded with its own type and consumed: its buffer moves to
+   * this connection and the message counts as released (`message.data` throws afterwards). A
+   * large one (16 KiB and more) goes out without any copy, its header written in front of the
+   * payload where it lies.
+   *
    * @returns `false` when the caller should wait for `onDrain` (queued bytes over the
    *   high-water mark), and when the message was not sent: the connection is closing or closed
    *   (like `ws`, no exception), or the backpressure policy refused it
    */
-  send(data: string | Uint8Array | ArrayBuffer, options?: SendOptions): boolean {
+  send(data: string | Uint8Array | ArrayBuffer | Message, options?: SendOptions): boolean {
+    if (data instanceof Message) return this.sendMessage(data, options);
     if (!this.core.canSend || this.closed || this.pendingClose !== undefined) return false;
     const fin = options?.fin ?? true;
     let opcode: number;
@@ -328,6 +336,48 @@ export class Connection<S = Record<string, unknown>> implements ProtocolSink, He
     if (fin && this.stats !== undefined) {
       this.stats.messagesOut++;
       this.stats.bytesOut += byteLengthOf(payload);
+    }
+    return this.underHighWaterMark();
+  }
+
+  /**
+   * Forwards a received message (an echo, a relay) and consumes it: its buffer moves to this
+   * connection, and the message is released, as after {@link Message.release}. A large message
+   * goes out as a frame built in place around its payload, with no copy; otherwise (small,
+   * compressed, fragmented, or received compressed) its bytes are sent as by {@link send}.
+   * The opcode is the message's unless `options.binary` says otherwise.
+   */
+  private sendMessage(message: Message, options: SendOptions | undefined): boolean {
+    const buf = message.take();
+    const opcode =
+      options?.binary === undefined ? message.opcode : options.binary ? Opcode.Binary : Opcode.Text;
+    const codec = this.codec;
+    const inPlace =
+      this.core.canSend &&
+      !this.closed &&
+      this.pendingClose === undefined &&
+      buf.off >= MAX_HEADER_SIZE &&
+      buf.len >= HEADROOM_MIN &&
+      (options?.fin ?? true) &&
+      options?.fragmentSize === undefined &&
+      !this.core.sendingFragments &&
+      (codec === undefined ||
+        (!codec.busy && !codec.shouldCompress(buf.bytes(), options?.compress, true)));
+    if (!inPlace) {
+      const sent = this.send(buf.bytes(), { ...options, binary: opcode === Opcode.Binary });
+      this.pool.put(buf);
+      return sent;
+    }
+    const size = buf.len;
+    if (!this.admitSize(size)) {
+      this.pool.put(buf);
+      return false;
+    }
+    // The header goes into the room in front of the payload; the buffer is the frame.
+    this.core.sendBuffer(opcode, buf, true, false);
+    if (this.stats !== undefined) {
+      this.stats.messagesOut++;
+      this.stats.bytesOut += size;
     }
     return this.underHighWaterMark();
   }

@@ -83,6 +83,22 @@ export class Message {
     this.pool.put(buffer);
   }
 
+  /**
+   * @internal Hands the buffer over (to `conn.send(message)`): the message is released as far as
+   * its user is concerned, and the caller owns the buffer.
+   *
+   * @throws {@link UsageError} `ERR_WS_INVALID_STATE` after release
+   */
+  take(): ByteBuffer {
+    const buffer = this.buffer;
+    if (buffer === undefined) {
+      throw createError("ERR_WS_INVALID_STATE", "the message was released (or sent) already");
+    }
+    this.buffer = undefined;
+    this.retained = false;
+    return buffer;
+  }
+
   /** @internal Called by the connection after the handler: releases unless retained. */
   done(): void {
     if (!this.retained) this.release();
