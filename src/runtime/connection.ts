@@ -207,7 +207,10 @@ export class Connection<S = Record<string, unknown>> implements ProtocolSink, He
   private readonly heartbeat: Heartbeat | undefined;
   private readonly topicHost: TopicHost | undefined;
 
+  /** Frames were queued this tick: {@link flush} is due (at the end of handleData or next tick). */
   private corked = false;
+  /** True while the core parses a chunk: frames queued meanwhile go out when it returns. */
+  private receiving = false;
   private needDrain = false;
   private closeTimer: ReturnType<typeof setTimeout> | undefined;
   private closed = false;
@@ -677,7 +680,14 @@ export class Connection<S = Record<string, unknown>> implements ProtocolSink, He
   handleData(chunk: Buffer): void {
     if (this.heartbeat !== undefined) this.seenEpoch = this.heartbeat.epoch;
     if (this.stats !== undefined) this.stats.wireBytesIn += chunk.length;
-    this.core.receive(chunk);
+    this.receiving = true;
+    try {
+      this.core.receive(chunk);
+    } finally {
+      this.receiving = false;
+      // What the handlers sent in answer to this chunk leaves now, in one write.
+      if (this.corked) this.flush();
+    }
     if (this.core.paused && !this.inputPaused && this.core.bufferedInput >= PAUSE_INPUT_BYTES) {
       this.inputPaused = true;
       this.stream.pause();
@@ -796,12 +806,11 @@ export class Connection<S = Record<string, unknown>> implements ProtocolSink, He
     if (head !== undefined && head.length > 0) this.handleData(head);
   }
 
-  /** @internal Writes what was corked in this tick as one batch. */
+  /** @internal Writes what was queued in this tick as one batch. */
   flush(): void {
     if (!this.corked) return;
     this.corked = false;
     this.queue.flushBatch();
-    this.stream.uncork();
   }
 
   /** @internal The error that failed the connection, if any. */
@@ -811,11 +820,14 @@ export class Connection<S = Record<string, unknown>> implements ProtocolSink, He
 
   // --- Internals --------------------------------------------------------------------------------
 
+  /**
+   * Marks output as due. Inside {@link handleData} it leaves when the chunk is parsed; otherwise
+   * at the next tick, so that all sends of one tick go out together.
+   */
   private cork(): void {
     if (this.corked) return;
     this.corked = true;
-    this.stream.cork();
-    process.nextTick(uncorkStream, this);
+    if (!this.receiving) process.nextTick(uncorkStream, this);
   }
 
   /** Applies the backpressure policy before queueing `payload`; false when it must not be sent. */

@@ -8,6 +8,8 @@ export type OutgoingFrame = ByteBuffer | SharedFrame;
 /** What the queue writes to: the part of a Node Writable it uses. */
 export interface WritableTarget {
   write(data: Uint8Array, callback: (error?: Error | null) => void): boolean;
+  cork(): void;
+  uncork(): void;
   readonly writableNeedDrain: boolean;
 }
 
@@ -27,12 +29,13 @@ function bytesOf(frame: OutgoingFrame): Buffer {
  * stream; control frames (pong, close) skip that line so data never starves them
  * (RFC 6455 section 5.4 allows control frames between the frames of a message).
  *
- * Small data frames of one tick (not shared ones: a broadcast's frame goes out as it is, copying
- * it for thousands of recipients costs more than it saves) are coalesced: the first is held as it is, and when a second
- * comes both are copied into one pooled batch buffer, so that a burst of small messages costs one
- * `write` (one buffer, one callback) instead of one per frame. The connection calls
- * {@link flushBatch} at the end of the tick, before it uncorks the stream. A tick with one frame
- * copies nothing.
+ * Data frames wait for the end of the tick ({@link flushBatch}, called by the connection), so a
+ * burst goes out together: small owned frames are coalesced (the first is held as it is; when a
+ * second comes, both are copied into one pooled batch buffer, or the core builds them straight
+ * into it, see {@link room}), so that a burst of small messages costs one `write` (one buffer,
+ * one callback) instead of one per frame. Shared frames (a broadcast) and large ones are not
+ * copied: copying a broadcast for thousands of recipients costs more memory than it saves. A
+ * tick with one frame is one plain `write`; several are one corked burst (`writev`).
  */
 export class WriteQueue {
   private readonly target: WritableTarget;
@@ -50,6 +53,9 @@ export class WriteQueue {
   private held: ByteBuffer | undefined;
   /** The small frames of this tick after the first, coalesced. */
   private batch: ByteBuffer | undefined;
+  /** The data frames of this tick waiting for {@link flushBatch}, in order. */
+  private readonly tick: OutgoingFrame[] = [];
+  private tickBytes = 0;
 
   /**
    * @param target - the stream
@@ -64,7 +70,13 @@ export class WriteQueue {
 
   /** Everything not yet flushed by the stream. */
   get bytes(): number {
-    return this.inflightBytes + this.pendingBytes + (this.held?.len ?? 0) + (this.batch?.len ?? 0);
+    return (
+      this.inflightBytes +
+      this.pendingBytes +
+      this.tickBytes +
+      (this.held?.len ?? 0) +
+      (this.batch?.len ?? 0)
+    );
   }
 
   /** Frames waiting here (not yet handed to the stream), a batch counting as one. */
@@ -72,22 +84,30 @@ export class WriteQueue {
     return (
       this.pending.length -
       this.pendingHead +
+      this.tick.length +
       (this.held === undefined ? 0 : 1) +
       (this.batch === undefined ? 0 : 1)
     );
   }
 
   /**
-   * Queues `frame`; the queue owns it (or one reference of it) from now on. A small data frame may
-   * wait for {@link flushBatch}; any other frame flushes the batch first, so order is kept.
+   * Queues `frame`; the queue owns it (or one reference of it) from now on. Data frames wait for
+   * {@link flushBatch} at the end of the tick (small owned ones coalesced); a control frame goes
+   * at once, after the data of this tick, so order is kept.
    */
   push(frame: OutgoingFrame, control: boolean): void {
-    if (!control && frame instanceof ByteBuffer && frame.len <= BATCH_FRAME_MAX) {
+    if (control) {
+      this.flushBatch();
+      this.enqueue(frame, true);
+      return;
+    }
+    if (frame instanceof ByteBuffer && frame.len <= BATCH_FRAME_MAX) {
       this.coalesce(frame);
       return;
     }
-    if (this.held !== undefined || this.batch !== undefined) this.flushBatch();
-    this.enqueue(frame, control);
+    this.closeBatch();
+    this.tick.push(frame);
+    this.tickBytes += frame.len;
   }
 
   /**
@@ -107,26 +127,53 @@ export class WriteQueue {
       }
     } else if (batch.available < size) {
       const next = Math.max(size, Math.min(BATCH_CAPACITY, 2 * batch.cap));
-      this.enqueue(batch, false);
+      this.closeBatch();
       batch = this.pool.get(next);
       this.batch = batch;
     }
     return batch;
   }
 
-  /** Hands the coalesced small frames of this tick to the stream (or the pending line). */
+  /**
+   * Hands the frames of this tick to the stream (or the pending line), in order: one `write` for
+   * a single frame, one corked burst (a `writev`) for several.
+   */
   flushBatch(): void {
+    this.closeBatch();
+    const tick = this.tick;
+    const n = tick.length;
+    if (n === 0) return;
+    this.tickBytes = 0;
+    if (n === 1) {
+      const frame = tick[0] as OutgoingFrame;
+      tick.length = 0;
+      this.enqueue(frame, false);
+      return;
+    }
+    this.target.cork();
+    for (let i = 0; i < n; i++) this.enqueue(tick[i] as OutgoingFrame, false);
+    tick.length = 0;
+    this.target.uncork();
+  }
+
+  /** Moves the held frame or the batch to the end of this tick's list. */
+  private closeBatch(): void {
     const held = this.held;
     if (held !== undefined) {
       this.held = undefined;
-      this.enqueue(held, false);
+      this.tick.push(held);
+      this.tickBytes += held.len;
     }
     const batch = this.batch;
     if (batch !== undefined) {
       this.batch = undefined;
       // Empty when a frame to be built in place was refused after room() (a bad argument).
-      if (batch.len === 0) this.pool.put(batch);
-      else this.enqueue(batch, false);
+      if (batch.len === 0) {
+        this.pool.put(batch);
+      } else {
+        this.tick.push(batch);
+        this.tickBytes += batch.len;
+      }
     }
   }
 
@@ -146,7 +193,7 @@ export class WriteQueue {
       this.append(batch, held);
     } else if (batch.available < frame.len) {
       const next = Math.min(BATCH_CAPACITY, 2 * batch.cap);
-      this.enqueue(batch, false);
+      this.closeBatch();
       batch = this.pool.get(next);
       this.batch = batch;
     }
@@ -203,6 +250,9 @@ export class WriteQueue {
 
   /** Releases every frame still held (the stream is gone). */
   clear(): void {
+    for (const frame of this.tick) this.release(frame);
+    this.tick.length = 0;
+    this.tickBytes = 0;
     if (this.held !== undefined) this.pool.put(this.held);
     if (this.batch !== undefined) this.pool.put(this.batch);
     this.held = undefined;

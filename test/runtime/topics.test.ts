@@ -37,8 +37,12 @@ class MemoryStream implements ByteStream {
   pause(): void {}
   resume(): void {}
 
+  /** Flushes the connection's output of this tick (it would leave at the next tick anyway). */
+  flush: () => void = () => {};
+
   /** The messages in the written bytes (unmasked server frames, fin set): opcode and text. */
   messages(): Array<{ opcode: number; text: string }> {
+    this.flush();
     const all = Buffer.concat(this.chunks);
     const out: Array<{ opcode: number; text: string }> = [];
     let at = 0;
@@ -85,6 +89,7 @@ function node(adapter?: Adapter): Node {
     open(options = {}) {
       const stream = new MemoryStream();
       const conn = new Connection(stream, {}, { role: "server", pool, topics, ...options });
+      stream.flush = () => conn.flush();
       conn.open();
       return { conn, stream };
     },
@@ -224,6 +229,7 @@ describe("TopicRegistry: publishing", () => {
     const before = n.pool.stats().gets;
     n.topics.publish("x", Buffer.alloc(2000, 7), undefined, undefined);
     assert.equal(n.pool.stats().gets - before, 1, "one pooled frame for 100 recipients");
+    for (const s of subs) s.stream.flush();
     for (const s of subs) assert.equal(s.stream.chunks.length, 1);
     const first = s0(subs).stream.chunks[0];
     for (const s of subs) assert.deepEqual(s.stream.chunks[0], first);
@@ -308,6 +314,7 @@ describe("TopicRegistry: publishing", () => {
     const subs = Array.from({ length: 20 }, () => n.open());
     for (const s of subs) s.conn.subscribe("x");
     for (let i = 0; i < 50; i++) n.topics.publish("x", `m${i}`, undefined, undefined);
+    for (const s of subs) s.stream.flush();
     const st = n.pool.stats();
     assert.equal(st.gets, st.puts, "each shared frame went back after its last write");
   });

@@ -13,9 +13,23 @@ import {
 class FakeStream implements WritableTarget {
   writableNeedDrain = false;
   written: string[] = [];
+  /** Writes made while corked, in the order of the bursts: each burst joined with "|". */
+  bursts: string[] = [];
+  private corked = 0;
+  private burst: string[] = [];
+  cork(): void {
+    this.corked++;
+  }
+  uncork(): void {
+    if (--this.corked === 0 && this.burst.length > 0) {
+      this.bursts.push(this.burst.join("|"));
+      this.burst = [];
+    }
+  }
   callbacks: Array<(e?: Error | null) => void> = [];
   write(data: Uint8Array, cb: (e?: Error | null) => void): boolean {
     this.written.push(Buffer.from(data).toString());
+    if (this.corked > 0) this.burst.push(Buffer.from(data).toString());
     this.callbacks.push(cb);
     return !this.writableNeedDrain;
   }
@@ -43,7 +57,10 @@ describe("WriteQueue", () => {
     const big = "x".repeat(BATCH_FRAME_MAX + 1);
     queue.push(frame(pool, big), false);
     queue.push(frame(pool, `${big}y`), false);
+    assert.deepEqual(stream.written, [], "data waits for the end of the tick");
+    queue.flushBatch();
     assert.deepEqual(stream.written, [big, `${big}y`]);
+    assert.deepEqual(stream.bursts, [`${big}|${big}y`], "several frames: one corked burst");
     assert.equal(queue.bytes, 2 * big.length + 1);
     assert.equal(pool.stats().puts, 0, "nothing released before the write completed");
     stream.completeAll();
@@ -60,6 +77,7 @@ describe("WriteQueue", () => {
     assert.equal(queue.waiting, 1);
     queue.flushBatch();
     assert.deepEqual(stream.written, ["lone"]);
+    assert.deepEqual(stream.bursts, [], "a lone frame is a plain write, not corked");
     stream.completeAll();
     assert.equal(pool.stats().puts, 1);
 
