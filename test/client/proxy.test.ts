@@ -1,64 +1,10 @@
 // connect() through an HTTP CONNECT proxy (RFC 9110 section 9.3.6): a small proxy written with
 // node:http's 'connect' event, with and without credentials, and its refusals.
 import assert from "node:assert/strict";
-import { createServer as createHttpServer, type IncomingMessage } from "node:http";
-import { connect as netConnect, type Socket } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { connect } from "../../src/client/index.js";
 import { HandshakeError } from "../../src/errors.js";
-import { Inbox, listen, rejectsWith, shut, startRawServer, startWsServer } from "./helpers.js";
-
-interface ProxyOptions {
-  /** The only `Proxy-Authorization` value accepted; without it, anything goes. */
-  readonly credentials?: string;
-  /** Answer every CONNECT with this status instead of tunnelling. */
-  readonly refuse?: number;
-}
-
-async function startProxy(options: ProxyOptions = {}) {
-  const http = createHttpServer();
-  const requests: IncomingMessage[] = [];
-  const tunnels = new Set<Socket>();
-  http.on("connect", (req: IncomingMessage, client: Socket, head: Buffer) => {
-    requests.push(req);
-    tunnels.add(client);
-    client.on("error", () => {});
-    if (options.refuse !== undefined) {
-      client.end(`HTTP/1.1 ${options.refuse} Refused\r\nX-Proxy: no\r\nContent-Length: 0\r\n\r\n`);
-      return;
-    }
-    if (
-      options.credentials !== undefined &&
-      req.headers["proxy-authorization"] !== options.credentials
-    ) {
-      client.end(
-        'HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm="p"\r\n' +
-          "Content-Length: 0\r\n\r\n",
-      );
-      return;
-    }
-    const [host = "", port = "0"] = (req.url ?? "").split(/:(?=\d+$)/);
-    const upstream = netConnect({ host: host.replace(/^\[|\]$/g, ""), port: Number(port) });
-    tunnels.add(upstream);
-    upstream.on("error", () => client.destroy());
-    upstream.once("connect", () => {
-      client.write("HTTP/1.1 200 Connection Established\r\n\r\n");
-      if (head.length > 0) upstream.write(head);
-      upstream.pipe(client);
-      client.pipe(upstream);
-    });
-  });
-  const port = await listen(http);
-  return {
-    url: `http://127.0.0.1:${port}`,
-    port,
-    requests,
-    async close() {
-      for (const t of tunnels) t.destroy();
-      await shut(http);
-    },
-  };
-}
+import { Inbox, rejectsWith, startProxy, startRawServer, startWsServer } from "./helpers.js";
 
 describe("CONNECT proxy", () => {
   let target: Awaited<ReturnType<typeof startWsServer>>;
