@@ -7,6 +7,7 @@
 import type { ConnectionOptions as TlsConnectionOptions } from "node:tls";
 import type { Pool } from "../buffer/pool.js";
 import type { PerMessageDeflateOptions } from "../deflate/negotiation.js";
+import type { HandshakeError } from "../errors.js";
 import type { OutgoingHeaders } from "../protocol/handshake.js";
 import type { MaskSource } from "../protocol/mask.js";
 import type { BackpressurePolicy } from "../runtime/connection.js";
@@ -103,6 +104,19 @@ export interface ConnectOptions extends ClientOptions {
    * A refusal fails with `ERR_CONNECT_PROXY` and the proxy's status and headers.
    */
   readonly proxy?: string | URL;
+  /**
+   * Cancels the connection attempt: at any stage (DNS and TCP, TLS, the proxy tunnel, the
+   * handshake, redirects) the promise rejects with a {@link HandshakeError} `ERR_WS_ABORTED`
+   * (status 0, `cause` the signal's `reason`), every socket of the attempt is destroyed and
+   * its timer cleared. A signal that is already aborted rejects at once, before anything is
+   * dialled. Once the connection is open the signal has no effect (its listener is removed);
+   * close the connection with `close()` or `terminate()`.
+   *
+   * ```ts
+   * const conn = await connect(url, handler, { signal: AbortSignal.timeout(2000) });
+   * ```
+   */
+  readonly signal?: AbortSignal;
 }
 
 /** Options of `fromDuplex`. */
