@@ -33,8 +33,9 @@ async function attempt(
   proxy: ProxyTarget | undefined,
   tls: ClientTlsOptions | undefined,
   timer: HandshakeTimer,
+  proxyTls: ClientTlsOptions | undefined,
 ): Promise<Answer> {
-  const tunnel = proxy === undefined ? undefined : await openTunnel(proxy, target, timer);
+  const tunnel = proxy === undefined ? undefined : await openTunnel(proxy, target, timer, proxyTls);
   try {
     return await exchange(target, prepared, () => dial(target, tls, tunnel), timer);
   } catch (error) {
@@ -127,7 +128,7 @@ export async function connect<S = Record<string, unknown>>(
   try {
     for (let redirects = 0; ; redirects++) {
       const prepared = prepareHandshake(target, requestOptions, deflate);
-      const answer = await attempt(target, prepared, proxy, tls, timer);
+      const answer = await attempt(target, prepared, proxy, tls, timer, options.proxyTls);
       // The deadline or the signal may have fired after the answer came, before this line ran.
       const failed = timer.failed;
       if (failed !== undefined) {

@@ -3,14 +3,17 @@
 // closes every socket of the attempt; after the open it has no effect and leaves no listener.
 import assert from "node:assert/strict";
 import { getEventListeners } from "node:events";
+import { createServer as createHttpsServer } from "node:https";
 import { createServer as createNetServer, type Socket } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { connect } from "../../src/client/index.js";
 import { HandshakeError } from "../../src/errors.js";
 import {
   closed,
+  hasOpenssl,
   Inbox,
   listen,
+  makeCertificate,
   rejectsWith,
   startProxy,
   startRawServer,
@@ -147,6 +150,24 @@ describe("connect({ signal })", () => {
     }
   });
 
+  it("during the TLS handshake with an https: proxy", async () => {
+    const controller = new AbortController();
+    const proxy = await startSilentTcp(() => controller.abort());
+    try {
+      await rejectsAborted(
+        connect(
+          target.url,
+          {},
+          { proxy: `https://127.0.0.1:${proxy.port}`, signal: controller.signal },
+        ),
+        controller.signal,
+      );
+      await proxy.allClosed();
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it("inside an open tunnel, while the target holds the handshake: tunnel and socket closed", async () => {
     const controller = new AbortController();
     const silent = await startRawServer(() => controller.abort());
@@ -240,5 +261,42 @@ describe("connect({ signal })", () => {
     assert.equal(conn.readyState, 1);
     conn.close(1000);
     assert.equal((await inbox.closed).code, 1000);
+  });
+
+  describe("wss: through an https: proxy", { skip: hasOpenssl ? false : "no openssl" }, () => {
+    it("while the target holds the handshake inside both TLS layers", async () => {
+      const pem = makeCertificate();
+      const controller = new AbortController();
+      // A TLS target that completes TLS, reads the request and never answers.
+      const https = createHttpsServer({ key: pem.key, cert: pem.cert });
+      const held: Promise<unknown>[] = [];
+      https.on("upgrade", (_req, socket: Socket) => {
+        held.push(closed(socket));
+        controller.abort();
+      });
+      const port = await listen(https);
+      const proxy = await startProxy({ tls: pem });
+      try {
+        await rejectsAborted(
+          connect(
+            `wss://localhost:${port}/`,
+            {},
+            {
+              proxy: proxy.url,
+              proxyTls: { ca: pem.cert },
+              tls: { ca: pem.cert },
+              signal: controller.signal,
+            },
+          ),
+          controller.signal,
+        );
+        await Promise.all(held);
+        await proxy.allClosed();
+      } finally {
+        await proxy.close();
+        https.closeAllConnections();
+        await new Promise<void>((resolve) => https.close(() => resolve()));
+      }
+    });
   });
 });
