@@ -7,12 +7,12 @@
 
 import type { IncomingMessage } from "node:http";
 import { request as httpRequest } from "node:http";
-import { isIP, connect as netConnect, type Socket } from "node:net";
-import { connect as tlsConnect } from "node:tls";
+import { isIP, type Socket } from "node:net";
 import { createError, createHandshakeError } from "../errors.js";
 import type { ClientTlsOptions } from "./client-options.js";
 import type { HandshakeTimer, TimeoutAbort } from "./handshake-timer.js";
 import { fromHttpError } from "./http-error.js";
+import { dial } from "./http-exchange.js";
 import { MAX_RESPONSE_HEAD } from "./response-head.js";
 import { basicCredentials, type Target } from "./target.js";
 
@@ -61,18 +61,6 @@ export function parseProxy(input: string | URL): ProxyTarget {
   };
 }
 
-/** The connection to the proxy: TCP, or TLS with `proxyTls` for an `https:` proxy. */
-function dialProxy(proxy: ProxyTarget, proxyTls: ClientTlsOptions | undefined): Socket {
-  if (!proxy.secure) return netConnect({ host: proxy.host, port: proxy.port });
-  const servername = proxyTls?.servername ?? proxy.servername;
-  return tlsConnect({
-    ...proxyTls,
-    host: proxy.host,
-    port: proxy.port,
-    ...(servername === undefined ? {} : { servername }),
-  });
-}
-
 /** `host:port` of the target, IPv6 in brackets (RFC 9110 section 7.2, authority-form). */
 function authority(target: Target): string {
   const host = target.host.includes(":") ? `[${target.host}]` : target.host;
@@ -111,7 +99,8 @@ export function openTunnel(
       headers,
       setHost: false,
       maxHeaderSize: MAX_RESPONSE_HEAD,
-      createConnection: () => dialProxy(proxy, proxyTls),
+      // TCP, or TLS with proxyTls for an https: proxy (servername: the proxy's host name).
+      createConnection: () => dial(proxy, proxyTls),
     });
     let settled = false;
     const abort: TimeoutAbort = (error) => {
