@@ -186,6 +186,10 @@ export const ERROR_CODES = {
     message: "the redirect cannot be followed",
   },
   ERR_CONNECT_PROXY: { family: "handshake", message: "the proxy refused the tunnel" },
+  ERR_WS_ABORTED: {
+    family: "handshake",
+    message: "the connection attempt was aborted by its signal",
+  },
 
   // --- API misuse ----------------------------------------------------------------------------------
   ERR_INVALID_ARGUMENT: { family: "usage", message: "invalid argument" },

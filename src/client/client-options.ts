@@ -7,6 +7,7 @@
 import type { ConnectionOptions as TlsConnectionOptions } from "node:tls";
 import type { Pool } from "../buffer/pool.js";
 import type { PerMessageDeflateOptions } from "../deflate/negotiation.js";
+import type { HandshakeError } from "../errors.js";
 import type { OutgoingHeaders } from "../protocol/handshake.js";
 import type { MaskSource } from "../protocol/mask.js";
 import type { BackpressurePolicy } from "../runtime/connection.js";
@@ -98,11 +99,34 @@ export interface ConnectOptions extends ClientOptions {
   /** The most redirects followed before `ERR_HANDSHAKE_REDIRECT`. Default 10. */
   readonly maxRedirects?: number;
   /**
-   * An HTTP proxy to tunnel through with `CONNECT` (RFC 9110 section 9.3.6), e.g.
-   * `"http://user:secret@proxy.local:3128"`. Credentials become `Proxy-Authorization: Basic`.
-   * A refusal fails with `ERR_CONNECT_PROXY` and the proxy's status and headers.
+   * A proxy to tunnel through with `CONNECT` (RFC 9110 section 9.3.6), e.g.
+   * `"http://user:secret@proxy.local:3128"`. An `https:` URL (default port 443) speaks TLS to
+   * the proxy, set by {@link proxyTls}; a `wss:` target then runs a second TLS session, end to
+   * end, inside the tunnel. Credentials in the URL become `Proxy-Authorization: Basic`
+   * (RFC 7617), sent to the proxy only. A refusal fails with `ERR_CONNECT_PROXY` and the proxy's
+   * status and headers (e.g. 407 and its `proxy-authenticate`).
    */
   readonly proxy?: string | URL;
+  /**
+   * TLS settings for the connection to an `https:` {@link proxy}, passed to `tls.connect`
+   * (`ca`, `rejectUnauthorized`, `cert`, `key`, `servername`...). `servername` defaults to the
+   * proxy's host name (none for an IP address). Ignored for an `http:` proxy. The target's own
+   * TLS settings are {@link tls}.
+   */
+  readonly proxyTls?: ClientTlsOptions;
+  /**
+   * Cancels the connection attempt: at any stage (DNS and TCP, TLS, the proxy tunnel, the
+   * handshake, redirects) the promise rejects with a {@link HandshakeError} `ERR_WS_ABORTED`
+   * (status 0, `cause` the signal's `reason`), every socket of the attempt is destroyed and
+   * its timer cleared. A signal that is already aborted rejects at once, before anything is
+   * dialled. Once the connection is open the signal has no effect (its listener is removed);
+   * close the connection with `close()` or `terminate()`.
+   *
+   * ```ts
+   * const conn = await connect(url, handler, { signal: AbortSignal.timeout(2000) });
+   * ```
+   */
+  readonly signal?: AbortSignal;
 }
 
 /** Options of `fromDuplex`. */

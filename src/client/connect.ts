@@ -4,7 +4,7 @@
  * @module
  */
 
-import { createHandshakeError } from "../errors.js";
+import { createError, createHandshakeError } from "../errors.js";
 import type { Connection, Handler } from "../runtime/connection.js";
 import {
   completeHandshake,
@@ -18,7 +18,7 @@ import {
   type ConnectOptions,
   DEFAULT_MAX_REDIRECTS,
 } from "./client-options.js";
-import { HandshakeTimer } from "./handshake-timer.js";
+import { abortedError, HandshakeTimer } from "./handshake-timer.js";
 import { type Answer, dial, exchange } from "./http-exchange.js";
 import { openClientConnection } from "./open-connection.js";
 import { openTunnel, type ProxyTarget, parseProxy } from "./proxy-tunnel.js";
@@ -33,9 +33,37 @@ async function attempt(
   proxy: ProxyTarget | undefined,
   tls: ClientTlsOptions | undefined,
   timer: HandshakeTimer,
+  proxyTls: ClientTlsOptions | undefined,
 ): Promise<Answer> {
-  const tunnel = proxy === undefined ? undefined : await openTunnel(proxy, target, timer);
-  return exchange(target, prepared, () => dial(target, tls, tunnel), timer);
+  const tunnel = proxy === undefined ? undefined : await openTunnel(proxy, target, timer, proxyTls);
+  try {
+    return await exchange(target, prepared, () => dial(target, tls, tunnel), timer);
+  } catch (error) {
+    // The request owns the tunnel once it made its socket; this covers a failure before that.
+    tunnel?.destroy();
+    throw error;
+  }
+}
+
+/**
+ * The `signal` option, checked.
+ *
+ * @throws {@link UsageError} `ERR_INVALID_ARGUMENT` for something that is not an `AbortSignal`
+ */
+function resolveSignal(signal: AbortSignal | undefined): AbortSignal | undefined {
+  if (signal === undefined) return undefined;
+  // The shape node's own APIs check, so that a signal of another realm works too.
+  const s = signal as Partial<AbortSignal> | null;
+  if (
+    typeof s === "object" &&
+    s !== null &&
+    typeof s.aborted === "boolean" &&
+    typeof s.addEventListener === "function" &&
+    typeof s.removeEventListener === "function"
+  ) {
+    return signal;
+  }
+  throw createError("ERR_INVALID_ARGUMENT", "signal must be an AbortSignal");
 }
 
 /** The headers of an answer, without the `undefined` entries of node's type. */
@@ -70,8 +98,9 @@ function received(headers: Answer["headers"]): Record<string, string | string[]>
  *   `status` and `headers` are those of the answer (`ERR_HANDSHAKE_STATUS` for a refusal such as
  *   401, `ERR_HANDSHAKE_ACCEPT`, `ERR_HANDSHAKE_PROTOCOL`, `ERR_HANDSHAKE_EXTENSIONS`,
  *   `ERR_HANDSHAKE_REDIRECT`, `ERR_CONNECT_PROXY`; status 0 for `ERR_HANDSHAKE_TIMEOUT` and
- *   unparsable answers), a {@link UsageError} for invalid arguments, or the network error
- *   (`ECONNREFUSED`, a TLS certificate error...) unchanged.
+ *   unparsable answers; `ERR_WS_ABORTED`, status 0 and `cause` the signal's reason, when the
+ *   `signal` option fires first), a {@link UsageError} for invalid arguments, or the network
+ *   error (`ECONNREFUSED`, a TLS certificate error...) unchanged.
  */
 export async function connect<S = Record<string, unknown>>(
   url: string | URL,
@@ -91,11 +120,21 @@ export async function connect<S = Record<string, unknown>>(
   let tls = options.tls;
   // Checks the options that prepareHandshake would only check after the timer started.
   prepareHandshake(target, requestOptions, deflate);
-  const timer = new HandshakeTimer(handshakeTimeout(options));
+  const signal = resolveSignal(options.signal);
+  const timeout = handshakeTimeout(options);
+  // An aborted signal: nothing is dialled, no timer started.
+  if (signal?.aborted === true) throw abortedError(signal);
+  const timer = new HandshakeTimer(timeout, signal);
   try {
     for (let redirects = 0; ; redirects++) {
       const prepared = prepareHandshake(target, requestOptions, deflate);
-      const answer = await attempt(target, prepared, proxy, tls, timer);
+      const answer = await attempt(target, prepared, proxy, tls, timer, options.proxyTls);
+      // The deadline or the signal may have fired after the answer came, before this line ran.
+      const failed = timer.failed;
+      if (failed !== undefined) {
+        if (answer.kind === "upgrade") answer.socket.destroy();
+        throw failed;
+      }
       if (answer.kind === "upgrade") {
         let accepted: ReturnType<typeof completeHandshake>;
         try {

@@ -40,10 +40,14 @@ export type Answer = UpgradeAnswer | PlainAnswer;
 
 /**
  * The socket for the request: `tunnel` (a proxy's) or a new TCP connection, wrapped in TLS for
- * `wss:`. The TLS server name defaults to the target's host name; `host` keeps the certificate
+ * `wss:` (and for an `https:` proxy, which has the same fields). The TLS server name defaults to the target's host name; `host` keeps the certificate
  * check right over a tunnel, where nothing is dialled.
  */
-export function dial(target: Target, tls: ClientTlsOptions | undefined, tunnel?: Socket): Socket {
+export function dial(
+  target: Pick<Target, "secure" | "host" | "port" | "servername">,
+  tls: ClientTlsOptions | undefined,
+  tunnel?: Socket,
+): Socket {
   if (!target.secure) return tunnel ?? netConnect({ host: target.host, port: target.port });
   const servername = tls?.servername ?? target.servername;
   return tlsConnect({

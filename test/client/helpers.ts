@@ -1,10 +1,21 @@
 // Shared helpers of the client tests (not a test file itself): peers on 127.0.0.1 port 0 and a
 // handler that queues what a client connection receives.
 import assert from "node:assert/strict";
+import { execFileSync, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { once } from "node:events";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer as createHttpServer, type IncomingMessage, type Server } from "node:http";
-import { type AddressInfo, createServer as createNetServer, type Socket } from "node:net";
+import { createServer as createHttpsServer } from "node:https";
+import {
+  type AddressInfo,
+  createServer as createNetServer,
+  connect as netConnect,
+  type Socket,
+} from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { TLSSocket } from "node:tls";
 import { WebSocketServer } from "ws";
 import type { Connection, ConnectionCloseInfo, Handler } from "../../src/runtime/connection.js";
 import type { Message } from "../../src/runtime/message.js";
@@ -241,4 +252,121 @@ export function noise(n: number, seed = 1): Buffer {
     out[i] = x & 0xff;
   }
   return out;
+}
+
+/** Resolves when `socket` closes, whether or not it failed first (its errors are ignored). */
+export function closed(socket: Socket): Promise<void> {
+  socket.on("error", () => {});
+  return new Promise((resolve) => socket.once("close", () => resolve()));
+}
+
+/** True when `openssl` is on the PATH: the TLS tests make their certificate with it. */
+export const hasOpenssl = spawnSync("which", ["openssl"]).status === 0;
+
+/** A self-signed certificate for localhost and 127.0.0.1, valid for a day, made by openssl. */
+export function makeCertificate(): { key: string; cert: string } {
+  const dir = mkdtempSync(join(tmpdir(), "tidews-tls-"));
+  try {
+    execFileSync(
+      "openssl",
+      [
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-keyout",
+        join(dir, "key.pem"),
+        "-out",
+        join(dir, "cert.pem"),
+        "-days",
+        "1",
+        "-subj",
+        "/CN=localhost",
+        "-addext",
+        "subjectAltName=DNS:localhost,IP:127.0.0.1",
+      ],
+      { stdio: "ignore" },
+    );
+    return {
+      key: readFileSync(join(dir, "key.pem"), "utf8"),
+      cert: readFileSync(join(dir, "cert.pem"), "utf8"),
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Settings of {@link startProxy}. */
+export interface ProxyOptions {
+  /** The only `Proxy-Authorization` value accepted; without it, anything goes. */
+  readonly credentials?: string;
+  /** Answer every CONNECT with this status instead of tunnelling. */
+  readonly refuse?: number;
+  /** Serve the proxy over TLS (an `https:` proxy) with this key and certificate. */
+  readonly tls?: { readonly key: string; readonly cert: string };
+}
+
+/**
+ * A CONNECT proxy (RFC 9110 section 9.3.6) on node:http, or node:https with `tls`: it tunnels
+ * to the requested `host:port` over TCP, after checking `credentials`. `servernames` has the SNI
+ * of each TLS connection to it, `tunnels` every socket it holds, `closed` resolves once each
+ * socket accepted so far has closed.
+ */
+export async function startProxy(options: ProxyOptions = {}) {
+  const http =
+    options.tls === undefined
+      ? createHttpServer()
+      : createHttpsServer({ key: options.tls.key, cert: options.tls.cert });
+  const requests: IncomingMessage[] = [];
+  const servernames: (string | false | null)[] = [];
+  const tunnels = new Set<Socket>();
+  const closing: Promise<unknown>[] = [];
+  http.on("secureConnection", (s: TLSSocket) => servernames.push(s.servername));
+  http.on("connect", (req: IncomingMessage, client: Socket, head: Buffer) => {
+    requests.push(req);
+    tunnels.add(client);
+    closing.push(closed(client));
+    if (options.refuse !== undefined) {
+      client.end(`HTTP/1.1 ${options.refuse} Refused\r\nX-Proxy: no\r\nContent-Length: 0\r\n\r\n`);
+      return;
+    }
+    if (
+      options.credentials !== undefined &&
+      req.headers["proxy-authorization"] !== options.credentials
+    ) {
+      client.end(
+        'HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm="p"\r\n' +
+          "Content-Length: 0\r\n\r\n",
+      );
+      return;
+    }
+    const [host = "", port = "0"] = (req.url ?? "").split(/:(?=\d+$)/);
+    const upstream = netConnect({ host: host.replace(/^\[|\]$/g, ""), port: Number(port) });
+    tunnels.add(upstream);
+    upstream.on("error", () => client.destroy());
+    client.on("close", () => upstream.destroy());
+    upstream.once("connect", () => {
+      client.write("HTTP/1.1 200 Connection Established\r\n\r\n");
+      if (head.length > 0) upstream.write(head);
+      upstream.pipe(client);
+      client.pipe(upstream);
+    });
+  });
+  const port = await listen(http);
+  return {
+    url: `${options.tls === undefined ? "http" : "https"}://127.0.0.1:${port}`,
+    port,
+    requests,
+    servernames,
+    tunnels,
+    /** Resolves once every tunnel accepted so far has closed on the proxy's side. */
+    allClosed: () => Promise.all(closing),
+    async close() {
+      for (const t of tunnels) t.destroy();
+      await shut(http);
+    },
+  };
 }

@@ -2,58 +2,17 @@
 // openssl (skipped, visibly, when openssl is missing): CA trust, server names, rejectUnauthorized,
 // TLS through a CONNECT proxy, no downgrade on redirect, fromDuplex over a TLS stream.
 import assert from "node:assert/strict";
-import { execFileSync, spawnSync } from "node:child_process";
 import { once } from "node:events";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer as createHttpServer } from "node:http";
 import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https";
 import { connect as netConnect, type Socket } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { type TLSSocket, connect as tlsConnect } from "node:tls";
 import { WebSocketServer } from "ws";
 import { connect, fromDuplex } from "../../src/client/index.js";
-import { Inbox, listen, rejectsWith, shut } from "./helpers.js";
+import { hasOpenssl, Inbox, listen, makeCertificate, rejectsWith, shut } from "./helpers.js";
 
-const hasOpenssl = spawnSync("which", ["openssl"]).status === 0;
 if (!hasOpenssl) console.log("# SKIP tls tests: openssl is not installed (`which openssl` failed)");
-
-/** A self-signed certificate for localhost and 127.0.0.1, valid for a day. */
-function makeCertificate(): { key: string; cert: string } {
-  const dir = mkdtempSync(join(tmpdir(), "tidews-tls-"));
-  try {
-    execFileSync(
-      "openssl",
-      [
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-        "-keyout",
-        join(dir, "key.pem"),
-        "-out",
-        join(dir, "cert.pem"),
-        "-days",
-        "1",
-        "-subj",
-        "/CN=localhost",
-        "-addext",
-        "subjectAltName=DNS:localhost,IP:127.0.0.1",
-      ],
-      { stdio: "ignore" },
-    );
-    return {
-      key: readFileSync(join(dir, "key.pem"), "utf8"),
-      cert: readFileSync(join(dir, "cert.pem"), "utf8"),
-    };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 describe("wss:", { skip: hasOpenssl ? false : "openssl is not installed" }, () => {
   let pem: { key: string; cert: string };

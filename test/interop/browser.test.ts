@@ -10,18 +10,19 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { BrowserContext, Page } from "playwright-core";
 import type { UpgraderOptions } from "../../src/server/upgrader.js";
-import { findChromium, gate, hasPlaywright } from "./gate.js";
 import {
-  binaryPayload,
-  type PayloadSpec,
-  payloadBytes,
-  SIZES,
-  sha256,
-  sizeMatrix,
-} from "./payloads.js";
+  assertEchoVerdicts,
+  assertReceived,
+  type DeflateCase,
+  describeDeflateCases,
+  type EchoVerdict,
+  EXPECT,
+  INTEROP_TIMEOUT as TIMEOUT,
+} from "../helpers/interop.js";
+import { findChromium, gate, hasPlaywright } from "./gate.js";
+import { binaryPayload, type PayloadSpec, sha256, sizeMatrix } from "./payloads.js";
 import { GREETING, type InteropServer, type ServerPeer, startInteropServer } from "./server.js";
 
-const TIMEOUT = { timeout: 60_000 };
 const chromiumPath = findChromium();
 const missing =
   chromiumPath === undefined
@@ -132,22 +133,8 @@ async function checkEchoes(
   specs: readonly PayloadSpec[],
 ): Promise<void> {
   const first = peer.received.length;
-  const results = await browser.call<
-    { kind: string; size: number; sameType: boolean; length: number; equal: boolean }[]
-  >("echo", id, specs);
-  results.forEach((r, i) => {
-    const what = `${r.kind} of ${r.size} bytes`;
-    assert.equal(r.sameType, true, `${what}: type of the echo`);
-    assert.equal(r.length, specs[i]?.size, `${what}: length of the echo`);
-    assert.equal(r.equal, true, `${what}: echo differs`);
-  });
-  const got = peer.received.slice(first);
-  assert.equal(got.length, specs.length);
-  specs.forEach((spec, i) => {
-    const what = `${spec.kind} of ${spec.size} bytes as the server saw it`;
-    assert.equal(got[i]?.isText, spec.kind === "text", what);
-    assert.equal(got[i]?.sha256, sha256(payloadBytes(spec)), what);
-  });
+  assertEchoVerdicts(specs, await browser.call<EchoVerdict[]>("echo", id, specs));
+  assertReceived(specs, peer.received.slice(first), "the server");
 }
 
 describe("Chromium -> tidews server", options, () => {
@@ -331,134 +318,98 @@ describe("Chromium -> tidews server", options, () => {
   });
 });
 
-interface DeflateCase {
-  readonly name: string;
-  readonly server: UpgraderOptions["perMessageDeflate"];
-  readonly params: string[];
-  readonly upTakeover: boolean;
-  readonly downTakeover: boolean;
-  readonly maxSize: number;
-  /** The server's window, checked on the wire. */
-  readonly serverWindow: number;
-  readonly burst?: boolean;
-}
-
-const deflateCases: DeflateCase[] = [
+/** The browser offers what it always offers: the cases differ by the server's options only. */
+const deflateCases: DeflateCase<UpgraderOptions["perMessageDeflate"], undefined>[] = [
   {
     name: "defaults",
     server: true,
-    params: [],
-    upTakeover: true,
-    downTakeover: true,
-    maxSize: 16 * 1024 * 1024,
+    client: undefined,
+    ...EXPECT.defaults,
     serverWindow: 15,
     burst: true,
   },
   {
     name: "no context takeover imposed by the server",
     server: { serverNoContextTakeover: true, clientNoContextTakeover: true, threshold: 0 },
-    params: ["client_no_context_takeover", "server_no_context_takeover"],
-    upTakeover: false,
-    downTakeover: false,
-    maxSize: 1024 * 1024,
+    client: undefined,
+    ...EXPECT.noContextTakeover,
     serverWindow: 15,
   },
   {
     name: "window bits 9 imposed by the server",
     server: { serverMaxWindowBits: 9, clientMaxWindowBits: 9 },
-    params: ["client_max_window_bits=9"],
-    upTakeover: false,
-    downTakeover: false,
-    maxSize: 1024 * 1024,
+    client: undefined,
+    ...EXPECT.windows("client_max_window_bits=9"),
     serverWindow: 9,
   },
   {
     name: "client window bits 8 imposed by the server",
     server: { clientMaxWindowBits: 8 },
-    params: ["client_max_window_bits=8"],
-    upTakeover: false,
+    client: undefined,
+    ...EXPECT.windows("client_max_window_bits=8"),
+    // The server's own window stays 15 bits: its repeats shrink.
     downTakeover: true,
-    maxSize: 1024 * 1024,
     serverWindow: 15,
   },
 ];
 
-function params(extensions: string): string[] {
-  const [name, ...rest] = extensions.split(";").map((s) => s.trim());
-  assert.equal(name, "permessage-deflate");
-  return rest.sort();
-}
+let deflateBrowser: Browser | undefined;
 
-describe("Chromium -> tidews server: permessage-deflate", options, () => {
-  let browser: Browser;
-  before(async () => {
-    browser = await Browser.launch();
-  });
-  after(() => browser?.close());
-
-  for (const c of deflateCases) {
-    describe(c.name, () => {
-      let server: InteropServer;
-      let id: number;
-      let opened: Opened;
-      let peer: ServerPeer;
-      before(async () => {
-        server = await startInteropServer({ perMessageDeflate: c.server });
-        await browser.load(server);
-        ({ id, opened, peer } = await open(browser, server));
+describeDeflateCases({
+  title: "Chromium -> tidews server: permessage-deflate",
+  options,
+  cases: deflateCases,
+  who: { up: "Chromium", down: "tidews" },
+  async setUp() {
+    deflateBrowser = await Browser.launch();
+  },
+  async tearDown() {
+    await deflateBrowser?.close();
+  },
+  async open(c) {
+    const browser = deflateBrowser;
+    assert.ok(browser, "the browser did not start");
+    const server = await startInteropServer({ perMessageDeflate: c.server });
+    const { id, opened, peer } = await browser
+      .load(server)
+      .then(() => open(browser, server))
+      .catch(async (error: unknown) => {
+        await server.close();
+        throw error;
       });
-      after(() => server?.close());
-
-      it("negotiates the expected parameters", TIMEOUT, () => {
-        assert.deepEqual(params(opened.extensions ?? ""), c.params);
-        assert.deepEqual(params(peer.conn.extensions), c.params);
-      });
-
-      it("echoes every size byte for byte", TIMEOUT, async () => {
-        await checkEchoes(browser, id, peer, sizeMatrix(SIZES.filter((s) => s <= c.maxSize)));
-      });
-
-      it(
-        "compresses on the wire, with or without context takeover as agreed",
-        TIMEOUT,
-        async () => {
-          const message = randomBytes(4096).toString("hex");
-          const measure = async (): Promise<{ up: number; down: number }> => {
-            const read = peer.socket.bytesRead;
-            const written = peer.socket.bytesWritten;
-            assert.equal(await browser.call("echoText", id, message), message);
-            return { up: peer.socket.bytesRead - read, down: peer.socket.bytesWritten - written };
-          };
-          const first = await measure();
-          const second = await measure();
-          assert.ok(first.up < message.length * 0.75, `Chromium compressed: ${first.up} up`);
-          assert.ok(first.down < message.length * 0.75, `tidews compressed: ${first.down} down`);
-          const shrank = (a: number, b: number): boolean => b < a / 4;
-          assert.equal(shrank(first.up, second.up), c.upTakeover, `up ${first.up}, ${second.up}`);
-          assert.equal(
-            shrank(first.down, second.down),
-            c.downTakeover,
-            `down ${first.down}, ${second.down}`,
-          );
-        },
-      );
-
-      it(`compresses within the server's ${c.serverWindow}-bit window`, TIMEOUT, async () => {
-        // 300 bytes back is beyond a 9-bit zlib window (250 bytes) and within a 10-bit one.
-        const block = randomBytes(150).toString("hex");
-        const message = block.repeat(16);
+    return {
+      browser,
+      id,
+      peer,
+      negotiated: () => [opened.extensions ?? "", peer.conn.extensions],
+      echoes: (specs) => checkEchoes(browser, id, peer, specs),
+      async measure(message) {
+        const read = peer.socket.bytesRead;
         const written = peer.socket.bytesWritten;
         assert.equal(await browser.call("echoText", id, message), message);
-        const down = peer.socket.bytesWritten - written;
-        assert.equal(down < message.length / 3, c.serverWindow >= 10, `${down} bytes down`);
-      });
-
-      if (c.burst) {
-        it("keeps the order of 10,000 compressed messages", TIMEOUT, async () => {
-          const up = await browser.call("burst", id, 10_000);
-          assert.deepEqual(up, { inOrder: true, count: 10_000 });
-        });
-      }
+        return { up: peer.socket.bytesRead - read, down: peer.socket.bytesWritten - written };
+      },
+      close: () => server.close(),
+    };
+  },
+  more(c, session) {
+    it(`compresses within the server's ${c.serverWindow}-bit window`, TIMEOUT, async () => {
+      const { browser, id, peer } = session();
+      // 300 bytes back is beyond a 9-bit zlib window (250 bytes) and within a 10-bit one.
+      const block = randomBytes(150).toString("hex");
+      const message = block.repeat(16);
+      const written = peer.socket.bytesWritten;
+      assert.equal(await browser.call("echoText", id, message), message);
+      const down = peer.socket.bytesWritten - written;
+      assert.equal(down < message.length / 3, (c.serverWindow ?? 15) >= 10, `${down} bytes down`);
     });
-  }
+
+    if (c.burst) {
+      it("keeps the order of 10,000 compressed messages", TIMEOUT, async () => {
+        const { browser, id } = session();
+        const up = await browser.call("burst", id, 10_000);
+        assert.deepEqual(up, { inOrder: true, count: 10_000 });
+      });
+    }
+  },
 });

@@ -1,9 +1,9 @@
 // The tidews client side of the interop tests: a loader that finds `connect` in src/client/ once
 // it exists, and a handler that queues what one client connection receives.
-import { EventEmitter } from "node:events";
 import { existsSync } from "node:fs";
 import type { Connection, ConnectionCloseInfo, Handler } from "../../src/runtime/connection.js";
 import type { Message } from "../../src/runtime/message.js";
+import { EventRecorder } from "../helpers/interop.js";
 
 /** The part of the client's documented options these tests use. */
 export interface ClientConnectOptions {
@@ -45,7 +45,7 @@ export interface ClientMessage {
 }
 
 /** The handler of one client connection: queues messages, records pings, pongs and the close. */
-export class ClientPeer extends EventEmitter implements Handler {
+export class ClientPeer extends EventRecorder implements Handler {
   readonly pings: Buffer[] = [];
   readonly pongs: Buffer[] = [];
   closeInfo: ConnectionCloseInfo | undefined;
@@ -83,19 +83,6 @@ export class ClientPeer extends EventEmitter implements Handler {
     const m = this.queue.shift();
     if (m !== undefined) return Promise.resolve(m);
     return new Promise((resolve) => this.waiters.push(resolve));
-  }
-
-  until(predicate: () => boolean): Promise<void> {
-    if (predicate()) return Promise.resolve();
-    return new Promise((resolve) => {
-      const check = (): void => {
-        if (predicate()) {
-          this.off("event", check);
-          resolve();
-        }
-      };
-      this.on("event", check);
-    });
   }
 
   closed(): Promise<ConnectionCloseInfo> {

@@ -5,12 +5,19 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import type { UpgraderOptions } from "../../src/server/upgrader.js";
-import { findPython, gate, openFileLimit, UNDER_CI } from "./gate.js";
+import {
+  assertEchoVerdicts,
+  assertReceived,
+  type DeflateCase,
+  describeDeflateCases,
+  EXPECT,
+  haveOpenFiles,
+  INTEROP_TIMEOUT as TIMEOUT,
+} from "../helpers/interop.js";
+import { findPython, gate } from "./gate.js";
 import {
   binaryPayload,
   type PayloadSpec,
-  payloadBytes,
-  SIZES,
   sha256,
   sizeMatrix,
   textPayload,
@@ -19,7 +26,6 @@ import {
 import { type Answer, hex, PythonPeer } from "./python-peer.js";
 import { GREETING, type InteropServer, type ServerPeer, startInteropServer } from "./server.js";
 
-const TIMEOUT = { timeout: 60_000 };
 const found = findPython();
 const options = gate(found === undefined ? "python3-websockets not installed" : undefined);
 const python = found?.python ?? "python3";
@@ -46,19 +52,11 @@ async function checkEchoes(
   const { results } = (await py.request("echo", { specs })) as {
     results: { kind: string; size: number; same_type: boolean; length: number; equal: boolean }[];
   };
-  results.forEach((r, i) => {
-    const what = `${r.kind} of ${r.size} bytes`;
-    assert.equal(r.same_type, true, `${what}: type of the echo`);
-    assert.equal(r.length, specs[i]?.size, `${what}: length of the echo`);
-    assert.equal(r.equal, true, `${what}: echo differs`);
-  });
-  const got = peer.received.slice(first);
-  assert.equal(got.length, specs.length);
-  specs.forEach((spec, i) => {
-    const what = `${spec.kind} of ${spec.size} bytes as the server saw it`;
-    assert.equal(got[i]?.isText, spec.kind === "text", what);
-    assert.equal(got[i]?.sha256, sha256(payloadBytes(spec)), what);
-  });
+  assertEchoVerdicts(
+    specs,
+    results.map(({ same_type, ...r }) => ({ ...r, sameType: same_type })),
+  );
+  assertReceived(specs, peer.received.slice(first), "the server");
 }
 
 describe(
@@ -231,13 +229,7 @@ describe(
 
     it("serves 1,000 concurrent Python connections", TIMEOUT, async (t) => {
       const n = 1000;
-      const limit = openFileLimit();
-      if (limit < n + 200) {
-        const why = `ulimit -n is ${limit}, below ${n + 200}`;
-        if (UNDER_CI) assert.fail(why);
-        t.skip(why);
-        return;
-      }
+      if (!haveOpenFiles(t, n + 200)) return;
       const start = server.peers.length;
       const answer = await py.request("many", { url: server.url("/many"), n });
       assert.equal(answer.ok_count, n);
@@ -264,55 +256,26 @@ describe("Python websockets client -> tidews server: heartbeat", options, () => 
   });
 });
 
-interface DeflateCase {
-  readonly name: string;
-  readonly server: UpgraderOptions["perMessageDeflate"];
-  /** ClientPerMessageDeflateFactory keyword arguments. */
-  readonly client: Record<string, unknown>;
-  readonly params: string[];
-  readonly upTakeover: boolean;
-  readonly downTakeover: boolean;
-  readonly maxSize: number;
-  readonly burst?: boolean;
-}
-
-const deflateCases: DeflateCase[] = [
-  {
-    name: "defaults",
-    server: true,
-    client: {},
-    params: [],
-    upTakeover: true,
-    downTakeover: true,
-    maxSize: 16 * 1024 * 1024,
-    burst: true,
-  },
+/** The client's side is ClientPerMessageDeflateFactory keyword arguments. */
+const deflateCases: DeflateCase<UpgraderOptions["perMessageDeflate"], Record<string, unknown>>[] = [
+  { name: "defaults", server: true, client: {}, ...EXPECT.defaults, burst: true },
   {
     name: "no context takeover asked by Python",
     server: { threshold: 0 },
     client: { server_no_context_takeover: true, client_no_context_takeover: true },
-    params: ["client_no_context_takeover", "server_no_context_takeover"],
-    upTakeover: false,
-    downTakeover: false,
-    maxSize: 1024 * 1024,
+    ...EXPECT.noContextTakeover,
   },
   {
     name: "no context takeover imposed by the server",
     server: { serverNoContextTakeover: true, clientNoContextTakeover: true },
     client: {},
-    params: ["client_no_context_takeover", "server_no_context_takeover"],
-    upTakeover: false,
-    downTakeover: false,
-    maxSize: 1024 * 1024,
+    ...EXPECT.noContextTakeover,
   },
   {
     name: "window bits 9 and 10 asked by Python",
     server: true,
     client: { server_max_window_bits: 9, client_max_window_bits: 10 },
-    params: ["client_max_window_bits=10", "server_max_window_bits=9"],
-    upTakeover: false,
-    downTakeover: false,
-    maxSize: 1024 * 1024,
+    ...EXPECT.windows("client_max_window_bits=10", "server_max_window_bits=9"),
   },
   {
     // tidews compresses with zlib's 9-bit window here (zlib has no raw 8-bit deflater) and
@@ -320,100 +283,69 @@ const deflateCases: DeflateCase[] = [
     name: "server window bits 8 asked by Python",
     server: true,
     client: { server_max_window_bits: 8, client_max_window_bits: 9 },
-    params: ["client_max_window_bits=9", "server_max_window_bits=8"],
-    upTakeover: false,
-    downTakeover: false,
-    maxSize: 1024 * 1024,
+    ...EXPECT.windows("client_max_window_bits=9", "server_max_window_bits=8"),
   },
   {
     name: "window bits 11 imposed by the server",
     server: { serverMaxWindowBits: 11, clientMaxWindowBits: 11 },
     client: {},
-    params: ["client_max_window_bits=11"],
-    upTakeover: false,
-    downTakeover: false,
-    maxSize: 1024 * 1024,
+    ...EXPECT.windows("client_max_window_bits=11"),
   },
 ];
 
-function params(extensions: string): string[] {
-  const [name, ...rest] = extensions.split(";").map((s) => s.trim());
-  assert.equal(name, "permessage-deflate");
-  return rest.sort();
-}
-
-describe("Python websockets client -> tidews server: permessage-deflate", options, () => {
-  for (const c of deflateCases) {
-    describe(c.name, () => {
-      let server: InteropServer;
-      let py: PythonPeer;
-      let answer: Answer;
-      let peer: ServerPeer;
-      before(async () => {
-        server = await startInteropServer({ perMessageDeflate: c.server });
-        py = new PythonPeer(python, "client.py");
-        ({ answer, peer } = await connect(py, server, { deflate: c.client }));
-      });
-      after(async () => {
-        await py?.stop();
-        await server?.close();
-      });
-
-      it("negotiates the expected parameters", TIMEOUT, () => {
-        assert.deepEqual(params(answer.extensions as string), c.params);
-        assert.deepEqual(params(peer.conn.extensions), c.params);
-      });
-
-      it("echoes every size byte for byte", TIMEOUT, async () => {
-        await checkEchoes(py, peer, sizeMatrix(SIZES.filter((s) => s <= c.maxSize)));
-      });
-
-      it(
-        "compresses on the wire, with or without context takeover as agreed",
-        TIMEOUT,
-        async () => {
-          const message = randomBytes(4096).toString("hex");
-          const measure = async (): Promise<{ up: number; down: number }> => {
-            const read = peer.socket.bytesRead;
-            const written = peer.socket.bytesWritten;
-            await py.request("send", { kind: "text", hex: hex(message) });
-            const echo = await py.request("recv");
-            assert.equal(echo.hex, hex(message));
-            return { up: peer.socket.bytesRead - read, down: peer.socket.bytesWritten - written };
-          };
-          const first = await measure();
-          const second = await measure();
-          assert.ok(first.up < message.length * 0.75, `Python compressed: ${first.up} up`);
-          assert.ok(first.down < message.length * 0.75, `tidews compressed: ${first.down} down`);
-          const shrank = (a: number, b: number): boolean => b < a / 4;
-          assert.equal(shrank(first.up, second.up), c.upTakeover, `up ${first.up}, ${second.up}`);
-          assert.equal(
-            shrank(first.down, second.down),
-            c.downTakeover,
-            `down ${first.down}, ${second.down}`,
-          );
-        },
-      );
-
-      it("inflates fragmented compressed messages from Python", TIMEOUT, async () => {
-        const text = textPayload(40_000, 3);
-        const parts = [text.slice(0, 10_000), text.slice(10_000, 10_001), text.slice(10_001)];
-        await py.request("send_fragments", { kind: "text", parts: parts.map(hex) });
+describeDeflateCases({
+  title: "Python websockets client -> tidews server: permessage-deflate",
+  options,
+  cases: deflateCases,
+  who: { up: "Python", down: "tidews" },
+  async open(c) {
+    const server = await startInteropServer({ perMessageDeflate: c.server });
+    const py = new PythonPeer(python, "client.py");
+    const { answer, peer } = await connect(py, server, { deflate: c.client }).catch(
+      async (error: unknown) => {
+        await py.stop();
+        await server.close();
+        throw error;
+      },
+    );
+    return {
+      py,
+      negotiated: () => [answer.extensions as string, peer.conn.extensions],
+      echoes: (specs) => checkEchoes(py, peer, specs),
+      async measure(message) {
+        const read = peer.socket.bytesRead;
+        const written = peer.socket.bytesWritten;
+        await py.request("send", { kind: "text", hex: hex(message) });
         const echo = await py.request("recv");
-        assert.equal(echo.hex, hex(text));
-        // Small messages, which Python compresses too (it has no threshold).
-        for (const s of ["", "a", "bb"]) {
-          await py.request("send", { kind: "binary", hex: hex(s) });
-          assert.equal((await py.request("recv")).hex, hex(s));
-        }
-      });
-
-      if (c.burst) {
-        it("keeps the order of 10,000 compressed messages", TIMEOUT, async () => {
-          const up = await py.request("burst", { n: 10_000 });
-          assert.equal(up.in_order, true, JSON.stringify(up));
-        });
+        assert.equal(echo.hex, hex(message));
+        return { up: peer.socket.bytesRead - read, down: peer.socket.bytesWritten - written };
+      },
+      async close() {
+        await py.stop();
+        await server.close();
+      },
+    };
+  },
+  more(c, session) {
+    it("inflates fragmented compressed messages from Python", TIMEOUT, async () => {
+      const { py } = session();
+      const text = textPayload(40_000, 3);
+      const parts = [text.slice(0, 10_000), text.slice(10_000, 10_001), text.slice(10_001)];
+      await py.request("send_fragments", { kind: "text", parts: parts.map(hex) });
+      const echo = await py.request("recv");
+      assert.equal(echo.hex, hex(text));
+      // Small messages, which Python compresses too (it has no threshold).
+      for (const s of ["", "a", "bb"]) {
+        await py.request("send", { kind: "binary", hex: hex(s) });
+        assert.equal((await py.request("recv")).hex, hex(s));
       }
     });
-  }
+
+    if (c.burst) {
+      it("keeps the order of 10,000 compressed messages", TIMEOUT, async () => {
+        const up = await session().py.request("burst", { n: 10_000 });
+        assert.equal(up.in_order, true, JSON.stringify(up));
+      });
+    }
+  },
 });

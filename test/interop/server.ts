@@ -12,6 +12,7 @@ import { buildRefusal } from "../../src/protocol/handshake.js";
 import type { Connection, ConnectionCloseInfo, Handler } from "../../src/runtime/connection.js";
 import type { Message } from "../../src/runtime/message.js";
 import { Upgrader, type UpgraderOptions } from "../../src/server/upgrader.js";
+import { EventRecorder } from "../helpers/interop.js";
 import { sha256 } from "./payloads.js";
 
 /** What the server received in one message. */
@@ -24,7 +25,7 @@ export interface Received {
 }
 
 /** The server side of one connection, as the test sees it. */
-export class ServerPeer extends EventEmitter {
+export class ServerPeer extends EventRecorder {
   readonly received: Received[] = [];
   readonly pings: Buffer[] = [];
   readonly pongs: Buffer[] = [];
@@ -40,20 +41,6 @@ export class ServerPeer extends EventEmitter {
     this.conn = conn;
     this.socket = socket;
     this.path = path;
-  }
-
-  /** Resolves once `predicate` holds, re-checked after every event of the connection. */
-  until(predicate: () => boolean): Promise<void> {
-    if (predicate()) return Promise.resolve();
-    return new Promise((resolve) => {
-      const check = (): void => {
-        if (predicate()) {
-          this.off("event", check);
-          resolve();
-        }
-      };
-      this.on("event", check);
-    });
   }
 
   /** Resolves with the close as the server saw it. */

@@ -6,14 +6,19 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import type { Connection } from "../../src/runtime/connection.js";
+import {
+  assertReceived,
+  describeDeflateCases,
+  haveOpenFiles,
+  sendAndCheckEchoes,
+  INTEROP_TIMEOUT as TIMEOUT,
+  tidewsClientDeflateCases,
+} from "../helpers/interop.js";
 import { type ClientConnectOptions, ClientPeer, loadClient } from "./client-peer.js";
-import { findPython, gate, openFileLimit, UNDER_CI } from "./gate.js";
+import { findPython, gate } from "./gate.js";
 import {
   binaryPayload,
   type PayloadSpec,
-  payloadBytes,
-  SIZES,
-  sha256,
   sizeMatrix,
   textPayload,
   UNICODE_SAMPLES,
@@ -21,7 +26,6 @@ import {
 import { startCountingProxy } from "./proxy.js";
 import { hex, PythonPeer } from "./python-peer.js";
 
-const TIMEOUT = { timeout: 60_000 };
 const client = await loadClient();
 const found = findPython();
 const peerGate = gate(found === undefined ? "python3-websockets not installed" : undefined);
@@ -98,23 +102,17 @@ async function checkEchoes(
   peer: ClientPeer,
   specs: readonly PayloadSpec[],
 ): Promise<void> {
-  for (const spec of specs) {
-    const expected = payloadBytes(spec);
-    if (spec.kind === "text") conn.send(textPayload(spec.size, spec.seed));
-    else conn.send(binaryPayload(spec.size, spec.seed));
-    const echo = await peer.next();
-    const what = `${spec.kind} of ${spec.size} bytes`;
-    assert.equal(echo.isText, spec.kind === "text", `${what}: type of the echo`);
-    assert.equal(echo.data.length, spec.size, `${what}: length of the echo`);
-    assert.ok(echo.data.equals(expected), `${what}: echo differs`);
-  }
+  await sendAndCheckEchoes(
+    specs,
+    (spec) => {
+      if (spec.kind === "text") conn.send(textPayload(spec.size, spec.seed));
+      else conn.send(binaryPayload(spec.size, spec.seed));
+    },
+    () => peer.next(),
+  );
   command(conn, { op: "digests" });
   const digests = JSON.parse((await peer.next()).data.toString()) as { sha256: string }[];
-  assert.deepEqual(
-    digests.slice(-specs.length).map((d) => d.sha256),
-    specs.map((s) => sha256(payloadBytes(s))),
-    "what Python received",
-  );
+  assertReceived(specs, digests.slice(-specs.length), "Python");
 }
 
 async function closeClient(
@@ -273,13 +271,7 @@ describe("tidews client -> Python websockets server", options, () => {
 
   it("opens 1,000 concurrent client connections", TIMEOUT, async (t) => {
     const n = 1000;
-    const limit = openFileLimit();
-    if (limit < n + 200) {
-      const why = `ulimit -n is ${limit}, below ${n + 200}`;
-      if (UNDER_CI) assert.fail(why);
-      t.skip(why);
-      return;
-    }
+    if (!haveOpenFiles(t, n + 200)) return;
     const pairs = await Promise.all(
       Array.from({ length: n }, (_, i) => connect(server.url(`/many/${i}`))),
     );
@@ -300,150 +292,70 @@ describe("tidews client -> Python websockets server", options, () => {
   });
 });
 
-interface DeflateCase {
-  readonly name: string;
-  /** ServerPerMessageDeflateFactory keyword arguments. */
-  readonly server: Record<string, unknown>;
-  readonly client: Record<string, unknown>;
-  readonly params: string[];
-  readonly upTakeover: boolean;
-  readonly downTakeover: boolean;
-  readonly maxSize: number;
-  readonly burst?: boolean;
-}
+/** The server's side is ServerPerMessageDeflateFactory keyword arguments. */
+const deflateCases = tidewsClientDeflateCases<Record<string, unknown>>("Python", {
+  none: {},
+  noContextTakeover: { server_no_context_takeover: true, client_no_context_takeover: true },
+  windowBits9: { server_max_window_bits: 9, client_max_window_bits: 9 },
+});
 
-const deflateCases: DeflateCase[] = [
-  {
-    name: "defaults",
-    server: {},
-    client: {},
-    params: [],
-    upTakeover: true,
-    downTakeover: true,
-    maxSize: 16 * 1024 * 1024,
-    burst: true,
+describeDeflateCases({
+  title: "tidews client -> Python websockets server: permessage-deflate",
+  options,
+  cases: deflateCases,
+  who: { up: "tidews", down: "Python" },
+  async open(c) {
+    const server = await startPythonServer({ deflate: c.server });
+    // Python's socket is in another process: a relay counts the bytes.
+    const proxy = await startCountingProxy(server.port);
+    const { conn, peer } = await connect(`ws://127.0.0.1:${proxy.port}/`, {
+      perMessageDeflate: c.client,
+    }).catch(async (error: unknown) => {
+      await proxy.close();
+      await server.stop();
+      throw error;
+    });
+    return {
+      conn,
+      peer,
+      negotiated: () => [conn.extensions],
+      echoes: (specs) => checkEchoes(conn, peer, specs),
+      async measure(text) {
+        const message = Buffer.from(text);
+        const { up, down } = proxy.bytes;
+        conn.send(message);
+        assert.ok((await peer.next()).data.equals(message));
+        return { up: proxy.bytes.up - up, down: proxy.bytes.down - down };
+      },
+      async close() {
+        conn.close(1000, "");
+        await peer.closed();
+        await proxy.close();
+        await server.stop();
+      },
+    };
   },
-  {
-    name: "no context takeover asked by the client",
-    server: {},
-    client: { serverNoContextTakeover: true, clientNoContextTakeover: true, threshold: 0 },
-    params: ["client_no_context_takeover", "server_no_context_takeover"],
-    upTakeover: false,
-    downTakeover: false,
-    maxSize: 1024 * 1024,
-  },
-  {
-    name: "no context takeover imposed by Python",
-    server: { server_no_context_takeover: true, client_no_context_takeover: true },
-    client: {},
-    params: ["client_no_context_takeover", "server_no_context_takeover"],
-    upTakeover: false,
-    downTakeover: false,
-    maxSize: 1024 * 1024,
-  },
-  {
-    name: "window bits 10 asked by the client",
-    server: {},
-    client: { serverMaxWindowBits: 10, clientMaxWindowBits: 10 },
-    params: ["client_max_window_bits=10", "server_max_window_bits=10"],
-    upTakeover: false,
-    downTakeover: false,
-    maxSize: 1024 * 1024,
-  },
-  {
-    name: "window bits 9 imposed by Python",
-    server: { server_max_window_bits: 9, client_max_window_bits: 9 },
-    client: {},
-    params: ["client_max_window_bits=9", "server_max_window_bits=9"],
-    upTakeover: false,
-    downTakeover: false,
-    maxSize: 1024 * 1024,
-  },
-];
-
-function params(extensions: string): string[] {
-  const [name, ...rest] = extensions.split(";").map((s) => s.trim());
-  assert.equal(name, "permessage-deflate");
-  return rest.sort();
-}
-
-describe("tidews client -> Python websockets server: permessage-deflate", options, () => {
-  for (const c of deflateCases) {
-    describe(c.name, () => {
-      let server: PythonServer;
-      let proxy: Awaited<ReturnType<typeof startCountingProxy>>;
-      let conn: Connection;
-      let peer: ClientPeer;
-      before(async () => {
-        server = await startPythonServer({ deflate: c.server });
-        proxy = await startCountingProxy(server.port);
-        ({ conn, peer } = await connect(`ws://127.0.0.1:${proxy.port}/`, {
-          perMessageDeflate: c.client,
-        }));
-      });
-      after(async () => {
-        conn?.close(1000, "");
-        await peer?.closed();
-        await proxy?.close();
-        await server?.stop();
-      });
-
-      it("negotiates the expected parameters", TIMEOUT, () => {
-        assert.deepEqual(params(conn.extensions), c.params);
-      });
-
-      it("echoes every size byte for byte", TIMEOUT, async () => {
-        await checkEchoes(conn, peer, sizeMatrix(SIZES.filter((s) => s <= c.maxSize)));
-      });
-
-      it(
-        "compresses on the wire, with or without context takeover as agreed",
-        TIMEOUT,
-        async () => {
-          const message = Buffer.from(randomBytes(4096).toString("hex"));
-          const measure = async (): Promise<{ up: number; down: number }> => {
-            const { up, down } = proxy.bytes;
-            conn.send(message);
-            assert.ok((await peer.next()).data.equals(message));
-            return { up: proxy.bytes.up - up, down: proxy.bytes.down - down };
-          };
-          const first = await measure();
-          const second = await measure();
-          assert.ok(first.up < message.length * 0.75, `tidews compressed: ${first.up} up`);
-          assert.ok(first.down < message.length * 0.75, `Python compressed: ${first.down} down`);
-          const shrank = (a: number, b: number): boolean => b < a / 4;
-          assert.equal(shrank(first.up, second.up), c.upTakeover, `up ${first.up}, ${second.up}`);
-          assert.equal(
-            shrank(first.down, second.down),
-            c.downTakeover,
-            `down ${first.down}, ${second.down}`,
-          );
-        },
-      );
-
-      it(
-        "inflates fragmented compressed messages and small ones from Python",
-        TIMEOUT,
-        async () => {
-          const text = textPayload(40_000, 12);
-          const parts = [text.slice(0, 9_000), text.slice(9_000)];
-          command(conn, { op: "fragments", kind: "text", parts: parts.map(hex) });
-          assert.equal((await peer.next()).data.toString(), text);
-          for (const s of ["", "a", "bb"]) {
-            conn.send(Buffer.from(s));
-            assert.equal((await peer.next()).data.toString(), s);
-          }
-        },
-      );
-
-      if (c.burst) {
-        it("keeps the order of 10,000 compressed messages", TIMEOUT, async () => {
-          command(conn, { op: "burst", prefix: "down", n: 10_000 });
-          for (let i = 0; i < 10_000; i++) {
-            assert.equal((await peer.next()).data.toString(), `down ${i}`);
-          }
-        });
+  more(c, session) {
+    it("inflates fragmented compressed messages and small ones from Python", TIMEOUT, async () => {
+      const { conn, peer } = session();
+      const text = textPayload(40_000, 12);
+      const parts = [text.slice(0, 9_000), text.slice(9_000)];
+      command(conn, { op: "fragments", kind: "text", parts: parts.map(hex) });
+      assert.equal((await peer.next()).data.toString(), text);
+      for (const s of ["", "a", "bb"]) {
+        conn.send(Buffer.from(s));
+        assert.equal((await peer.next()).data.toString(), s);
       }
     });
-  }
+
+    if (c.burst) {
+      it("keeps the order of 10,000 compressed messages", TIMEOUT, async () => {
+        const { conn, peer } = session();
+        command(conn, { op: "burst", prefix: "down", n: 10_000 });
+        for (let i = 0; i < 10_000; i++) {
+          assert.equal((await peer.next()).data.toString(), `down ${i}`);
+        }
+      });
+    }
+  },
 });

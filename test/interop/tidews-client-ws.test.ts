@@ -8,26 +8,31 @@ import type { AddressInfo, Socket } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { type PerMessageDeflateOptions, WebSocket, WebSocketServer } from "ws";
 import type { Connection } from "../../src/runtime/connection.js";
+import {
+  assertReceived,
+  describeDeflateCases,
+  EventRecorder,
+  haveOpenFiles,
+  sendAndCheckEchoes,
+  INTEROP_TIMEOUT as TIMEOUT,
+  tidewsClientDeflateCases,
+} from "../helpers/interop.js";
 import { type ClientConnectOptions, ClientPeer, loadClient } from "./client-peer.js";
-import { openFileLimit, UNDER_CI } from "./gate.js";
 import {
   binaryPayload,
   type PayloadSpec,
-  payloadBytes,
-  SIZES,
   sha256,
   sizeMatrix,
   textPayload,
   UNICODE_SAMPLES,
 } from "./payloads.js";
 
-const TIMEOUT = { timeout: 60_000 };
 const GREETING: readonly [string, Buffer] = ["hello from ws ✓", Buffer.alloc(3000, 0xcd)];
 const client = await loadClient();
 const options = client.missing === undefined ? {} : { skip: client.missing };
 
 /** The ws server's side of one connection. */
-class WsServerPeer extends EventEmitter {
+class WsServerPeer extends EventRecorder {
   readonly received: { isText: boolean; sha256: string; small?: string }[] = [];
   readonly pings: Buffer[] = [];
   readonly pongs: Buffer[] = [];
@@ -60,19 +65,6 @@ class WsServerPeer extends EventEmitter {
     ws.on("close", (code: number, reason: Buffer) => {
       this.close = { code, reason: reason.toString() };
       this.emit("event");
-    });
-  }
-
-  until(predicate: () => boolean): Promise<void> {
-    if (predicate()) return Promise.resolve();
-    return new Promise((resolve) => {
-      const check = (): void => {
-        if (predicate()) {
-          this.off("event", check);
-          resolve();
-        }
-      };
-      this.on("event", check);
     });
   }
 
@@ -160,23 +152,15 @@ async function checkEchoes(
   specs: readonly PayloadSpec[],
 ): Promise<void> {
   const first = remote.received.length;
-  for (const spec of specs) {
-    const expected = payloadBytes(spec);
-    if (spec.kind === "text") conn.send(textPayload(spec.size, spec.seed));
-    else conn.send(binaryPayload(spec.size, spec.seed));
-    const echo = await peer.next();
-    const what = `${spec.kind} of ${spec.size} bytes`;
-    assert.equal(echo.isText, spec.kind === "text", `${what}: type of the echo`);
-    assert.equal(echo.data.length, spec.size, `${what}: length of the echo`);
-    assert.ok(echo.data.equals(expected), `${what}: echo differs`);
-  }
-  const got = remote.received.slice(first);
-  assert.equal(got.length, specs.length);
-  specs.forEach((spec, i) => {
-    const what = `${spec.kind} of ${spec.size} bytes as ws saw it`;
-    assert.equal(got[i]?.isText, spec.kind === "text", what);
-    assert.equal(got[i]?.sha256, sha256(payloadBytes(spec)), what);
-  });
+  await sendAndCheckEchoes(
+    specs,
+    (spec) => {
+      if (spec.kind === "text") conn.send(textPayload(spec.size, spec.seed));
+      else conn.send(binaryPayload(spec.size, spec.seed));
+    },
+    () => peer.next(),
+  );
+  assertReceived(specs, remote.received.slice(first), "ws");
 }
 
 async function closeClient(conn: Connection, peer: ClientPeer): Promise<void> {
@@ -334,13 +318,7 @@ describe("tidews client -> ws server", options, () => {
 
   it("opens 1,000 concurrent client connections", TIMEOUT, async (t) => {
     const n = 1000;
-    const limit = openFileLimit();
-    if (limit < 2 * n + 200) {
-      const why = `ulimit -n is ${limit}, below ${2 * n + 200}`;
-      if (UNDER_CI) assert.fail(why);
-      t.skip(why);
-      return;
-    }
+    if (!haveOpenFiles(t, 2 * n + 200)) return;
     const api = client.api;
     assert.ok(api);
     const start = server.peers.length;
@@ -364,149 +342,71 @@ describe("tidews client -> ws server", options, () => {
   });
 });
 
-interface DeflateCase {
-  readonly name: string;
-  readonly server: PerMessageDeflateOptions;
-  readonly client: Record<string, unknown>;
-  readonly params: string[];
-  readonly upTakeover: boolean;
-  readonly downTakeover: boolean;
-  readonly maxSize: number;
-  readonly burst?: boolean;
-}
+const deflateCases = tidewsClientDeflateCases<PerMessageDeflateOptions>("ws", {
+  none: {},
+  noContextTakeover: { serverNoContextTakeover: true, clientNoContextTakeover: true },
+  windowBits9: { serverMaxWindowBits: 9, clientMaxWindowBits: 9 },
+});
 
-const deflateCases: DeflateCase[] = [
-  {
-    name: "defaults",
-    server: {},
-    client: {},
-    params: [],
-    upTakeover: true,
-    downTakeover: true,
-    maxSize: 16 * 1024 * 1024,
-    burst: true,
-  },
-  {
-    name: "no context takeover asked by the client",
-    server: {},
-    client: { serverNoContextTakeover: true, clientNoContextTakeover: true, threshold: 0 },
-    params: ["client_no_context_takeover", "server_no_context_takeover"],
-    upTakeover: false,
-    downTakeover: false,
-    maxSize: 1024 * 1024,
-  },
-  {
-    name: "no context takeover imposed by ws",
-    server: { serverNoContextTakeover: true, clientNoContextTakeover: true },
-    client: {},
-    params: ["client_no_context_takeover", "server_no_context_takeover"],
-    upTakeover: false,
-    downTakeover: false,
-    maxSize: 1024 * 1024,
-  },
-  {
-    name: "window bits 10 asked by the client",
-    server: {},
-    client: { serverMaxWindowBits: 10, clientMaxWindowBits: 10 },
-    params: ["client_max_window_bits=10", "server_max_window_bits=10"],
-    upTakeover: false,
-    downTakeover: false,
-    maxSize: 1024 * 1024,
-  },
-  {
-    name: "window bits 9 imposed by ws",
-    server: { serverMaxWindowBits: 9, clientMaxWindowBits: 9 },
-    client: {},
-    params: ["client_max_window_bits=9", "server_max_window_bits=9"],
-    upTakeover: false,
-    downTakeover: false,
-    maxSize: 1024 * 1024,
-  },
-];
-
-function params(extensions: string): string[] {
-  const [name, ...rest] = extensions.split(";").map((s) => s.trim());
-  assert.equal(name, "permessage-deflate");
-  return rest.sort();
-}
-
-describe("tidews client -> ws server: permessage-deflate", options, () => {
-  for (const c of deflateCases) {
-    describe(c.name, () => {
-      let server: WsServer;
-      let conn: Connection;
-      let peer: ClientPeer;
-      let remote: WsServerPeer;
-      before(async () => {
-        server = await startWsServer({ threshold: 0, ...c.server });
-        ({ conn, peer, remote } = await pair(server, {
-          perMessageDeflate: c.client,
-          maxMessageSize: 64 * 1024 * 1024,
-        }));
-      });
-      after(async () => {
-        conn?.close(1000, "");
-        await peer?.closed();
-        await server?.close();
-      });
-
-      it("negotiates the expected parameters", TIMEOUT, () => {
-        assert.deepEqual(params(conn.extensions), c.params);
-        assert.equal(Object.keys(remote.ws.extensions).length > 0, true);
-      });
-
-      it("echoes every size byte for byte", TIMEOUT, async () => {
-        await checkEchoes(conn, peer, remote, sizeMatrix(SIZES.filter((s) => s <= c.maxSize)));
-      });
-
-      it(
-        "compresses on the wire, with or without context takeover as agreed",
-        TIMEOUT,
-        async () => {
-          const message = Buffer.from(randomBytes(4096).toString("hex"));
-          const measure = async (): Promise<{ up: number; down: number }> => {
-            const read = remote.socket.bytesRead;
-            const written = remote.socket.bytesWritten;
-            conn.send(message);
-            assert.ok((await peer.next()).data.equals(message));
-            return {
-              up: remote.socket.bytesRead - read,
-              down: remote.socket.bytesWritten - written,
-            };
-          };
-          const first = await measure();
-          const second = await measure();
-          assert.ok(first.up < message.length * 0.75, `tidews compressed: ${first.up} up`);
-          assert.ok(first.down < message.length * 0.75, `ws compressed: ${first.down} down`);
-          const shrank = (a: number, b: number): boolean => b < a / 4;
-          assert.equal(shrank(first.up, second.up), c.upTakeover, `up ${first.up}, ${second.up}`);
-          assert.equal(
-            shrank(first.down, second.down),
-            c.downTakeover,
-            `down ${first.down}, ${second.down}`,
-          );
-        },
-      );
-
-      it("inflates fragmented compressed messages from ws", TIMEOUT, async () => {
-        const text = Buffer.from(textPayload(50_000, 77));
-        remote.ws.send(text.subarray(0, 20_000), { binary: false, fin: false, compress: true });
-        remote.ws.send(text.subarray(20_000), { binary: false, fin: true, compress: true });
-        const m = await peer.next();
-        assert.ok(m.isText && m.data.equals(text));
-      });
-
-      if (c.burst) {
-        it("keeps the order of 10,000 messages of mixed sizes", TIMEOUT, async () => {
-          const body = (i: number): string => `${i} ${"y".repeat((i * 37) % 2500)}`;
-          for (let i = 0; i < 10_000; i++) conn.send(body(i));
-          for (let i = 0; i < 10_000; i++) {
-            assert.equal((await peer.next()).data.toString(), body(i), `message ${i}`);
-          }
-        });
-      }
+describeDeflateCases({
+  title: "tidews client -> ws server: permessage-deflate",
+  options,
+  cases: deflateCases,
+  who: { up: "tidews", down: "ws" },
+  async open(c) {
+    const server = await startWsServer({ threshold: 0, ...c.server });
+    const { conn, peer, remote } = await pair(server, {
+      perMessageDeflate: c.client,
+      maxMessageSize: 64 * 1024 * 1024,
+    }).catch(async (error: unknown) => {
+      await server.close();
+      throw error;
     });
-  }
+    return {
+      conn,
+      peer,
+      remote,
+      negotiated() {
+        assert.equal(Object.keys(remote.ws.extensions).length > 0, true);
+        return [conn.extensions];
+      },
+      echoes: (specs) => checkEchoes(conn, peer, remote, specs),
+      async measure(text) {
+        const message = Buffer.from(text);
+        const read = remote.socket.bytesRead;
+        const written = remote.socket.bytesWritten;
+        conn.send(message);
+        assert.ok((await peer.next()).data.equals(message));
+        return { up: remote.socket.bytesRead - read, down: remote.socket.bytesWritten - written };
+      },
+      async close() {
+        conn.close(1000, "");
+        await peer.closed();
+        await server.close();
+      },
+    };
+  },
+  more(c, session) {
+    it("inflates fragmented compressed messages from ws", TIMEOUT, async () => {
+      const { remote, peer } = session();
+      const text = Buffer.from(textPayload(50_000, 77));
+      remote.ws.send(text.subarray(0, 20_000), { binary: false, fin: false, compress: true });
+      remote.ws.send(text.subarray(20_000), { binary: false, fin: true, compress: true });
+      const m = await peer.next();
+      assert.ok(m.isText && m.data.equals(text));
+    });
+
+    if (c.burst) {
+      it("keeps the order of 10,000 messages of mixed sizes", TIMEOUT, async () => {
+        const { conn, peer } = session();
+        const body = (i: number): string => `${i} ${"y".repeat((i * 37) % 2500)}`;
+        for (let i = 0; i < 10_000; i++) conn.send(body(i));
+        for (let i = 0; i < 10_000; i++) {
+          assert.equal((await peer.next()).data.toString(), body(i), `message ${i}`);
+        }
+      });
+    }
+  },
 });
 
 describe("tidews client -> ws server: messages sent just before close()", options, () => {

@@ -7,20 +7,25 @@ import type { IncomingMessage } from "node:http";
 import { after, before, describe, it } from "node:test";
 import WebSocket from "ws";
 import type { UpgraderOptions } from "../../src/server/upgrader.js";
-import { openFileLimit, UNDER_CI } from "./gate.js";
+import {
+  assertReceived,
+  type DeflateCase,
+  describeDeflateCases,
+  EXPECT,
+  haveOpenFiles,
+  sendAndCheckEchoes,
+  INTEROP_TIMEOUT as TIMEOUT,
+  type Wire,
+} from "../helpers/interop.js";
 import {
   binaryPayload,
   type PayloadSpec,
-  payloadBytes,
-  SIZES,
   sha256,
   sizeMatrix,
   textPayload,
   UNICODE_SAMPLES,
 } from "./payloads.js";
 import { GREETING, type InteropServer, type ServerPeer, startInteropServer } from "./server.js";
-
-const TIMEOUT = { timeout: 60_000 };
 
 interface WsMessage {
   readonly data: Buffer;
@@ -94,24 +99,15 @@ async function checkEchoes(
   specs: readonly PayloadSpec[],
 ): Promise<void> {
   const first = peer.received.length;
-  for (const spec of specs) {
-    const expected = payloadBytes(spec);
-    sendSpec(client.ws, spec);
-    const echo = await client.next();
-    const what = `${spec.kind} of ${spec.size} bytes`;
-    assert.equal(echo.isBinary, spec.kind === "binary", `${what}: type of the echo`);
-    assert.equal(echo.data.length, expected.length, `${what}: length of the echo`);
-    assert.ok(echo.data.equals(expected), `${what}: echo differs`);
-  }
-  const got = peer.received.slice(first);
-  assert.equal(got.length, specs.length);
-  specs.forEach((spec, i) => {
-    const r = got[i];
-    const what = `${spec.kind} of ${spec.size} bytes as the server saw it`;
-    assert.equal(r?.isText, spec.kind === "text", what);
-    assert.equal(r?.length, spec.size, what);
-    assert.equal(r?.sha256, sha256(payloadBytes(spec)), what);
-  });
+  await sendAndCheckEchoes(
+    specs,
+    (spec) => sendSpec(client.ws, spec),
+    async () => {
+      const m = await client.next();
+      return { isText: !m.isBinary, data: m.data };
+    },
+  );
+  assertReceived(specs, peer.received.slice(first), "the server");
 }
 
 /** Opens a client and returns it with the server's side of the connection. */
@@ -318,14 +314,8 @@ describe("ws client -> tidews server", () => {
 
   it("serves 1,000 concurrent ws connections", TIMEOUT, async (t) => {
     const n = 1000;
-    const limit = openFileLimit();
     // Each connection holds two descriptors here: the client's and the server's socket.
-    if (limit < 2 * n + 200) {
-      const why = `ulimit -n is ${limit}, below ${2 * n + 200}`;
-      if (UNDER_CI) assert.fail(why);
-      t.skip(why);
-      return;
-    }
+    if (!haveOpenFiles(t, 2 * n + 200)) return;
     const start = server.peers.length;
     const clients = await Promise.all(
       Array.from({ length: n }, () => WsClient.open(server.url("/many"))),
@@ -416,11 +406,7 @@ describe("ws client -> tidews server: subprotocols", () => {
 });
 
 /** Bytes on the server's socket for one echo round trip: up (client to server) and down. */
-async function wire(
-  client: WsClient,
-  peer: ServerPeer,
-  data: Buffer,
-): Promise<{ up: number; down: number }> {
+async function wire(client: WsClient, peer: ServerPeer, data: Buffer): Promise<Wire> {
   const read = peer.socket.bytesRead;
   const written = peer.socket.bytesWritten;
   client.ws.send(data);
@@ -429,178 +415,115 @@ async function wire(
   return { up: peer.socket.bytesRead - read, down: peer.socket.bytesWritten - written };
 }
 
-interface DeflateCase {
-  readonly name: string;
-  readonly server: UpgraderOptions["perMessageDeflate"];
-  readonly client: WebSocket.PerMessageDeflateOptions;
-  /** The parameters the response must carry, exactly. */
-  readonly params: string[];
-  readonly upTakeover: boolean;
-  readonly downTakeover: boolean;
-  /** Largest message of the size matrix for this case. */
-  readonly maxSize: number;
-  /** The server's window when it is limited: checked on the wire. */
-  readonly serverWindow?: number;
-  /** Also run the 10,000-message burst of mixed sizes (in two cases, to bound the run time). */
-  readonly burst?: boolean;
-}
-
-const deflateCases: DeflateCase[] = [
-  {
-    name: "defaults",
-    server: true,
-    client: {},
-    params: [],
-    upTakeover: true,
-    downTakeover: true,
-    maxSize: 16 * 1024 * 1024,
-    burst: true,
-  },
+const deflateCases: DeflateCase<
+  UpgraderOptions["perMessageDeflate"],
+  WebSocket.PerMessageDeflateOptions
+>[] = [
+  { name: "defaults", server: true, client: {}, ...EXPECT.defaults, burst: true },
   {
     name: "no context takeover asked by ws",
     server: { threshold: 0 },
     client: { serverNoContextTakeover: true, clientNoContextTakeover: true },
-    params: ["client_no_context_takeover", "server_no_context_takeover"],
-    upTakeover: false,
-    downTakeover: false,
-    maxSize: 1024 * 1024,
+    ...EXPECT.noContextTakeover,
   },
   {
     name: "no context takeover imposed by the server",
     server: { serverNoContextTakeover: true, clientNoContextTakeover: true, threshold: 0 },
     client: {},
-    params: ["client_no_context_takeover", "server_no_context_takeover"],
-    upTakeover: false,
-    downTakeover: false,
-    maxSize: 1024 * 1024,
+    ...EXPECT.noContextTakeover,
     burst: true,
   },
   {
     name: "window bits 10 asked by ws",
     server: true,
     client: { serverMaxWindowBits: 10, clientMaxWindowBits: 10 },
-    params: ["client_max_window_bits=10", "server_max_window_bits=10"],
-    upTakeover: false,
-    downTakeover: false,
-    maxSize: 1024 * 1024,
+    ...EXPECT.windows("client_max_window_bits=10", "server_max_window_bits=10"),
     serverWindow: 10,
   },
   {
     name: "window bits 9 imposed by the server",
     server: { serverMaxWindowBits: 9, clientMaxWindowBits: 9 },
     client: {},
-    params: ["client_max_window_bits=9"],
-    upTakeover: false,
-    downTakeover: false,
-    maxSize: 1024 * 1024,
+    ...EXPECT.windows("client_max_window_bits=9"),
     serverWindow: 9,
   },
   {
     name: "window bits 8 asked by ws",
     server: true,
     client: { serverMaxWindowBits: 8, clientMaxWindowBits: 8 },
-    params: ["client_max_window_bits=8", "server_max_window_bits=8"],
-    upTakeover: false,
-    downTakeover: false,
-    maxSize: 1024 * 1024,
+    ...EXPECT.windows("client_max_window_bits=8", "server_max_window_bits=8"),
     serverWindow: 8,
   },
 ];
 
-function params(extensions: string): string[] {
-  const [name, ...rest] = extensions.split(";").map((s) => s.trim());
-  assert.equal(name, "permessage-deflate");
-  return rest.sort();
-}
-
-describe("ws client -> tidews server: permessage-deflate", () => {
-  for (const c of deflateCases) {
-    describe(c.name, () => {
-      let server: InteropServer;
-      let client: WsClient;
-      let peer: ServerPeer;
-      before(async () => {
-        server = await startInteropServer({ perMessageDeflate: c.server });
-        ({ client, peer } = await pair(server, "/", undefined, {
-          perMessageDeflate: { threshold: 0, ...c.client },
-        }));
-      });
-      after(async () => {
+describeDeflateCases({
+  title: "ws client -> tidews server: permessage-deflate",
+  options: {},
+  cases: deflateCases,
+  who: { up: "ws", down: "tidews" },
+  async open(c) {
+    const server = await startInteropServer({ perMessageDeflate: c.server });
+    const { client, peer } = await pair(server, "/", undefined, {
+      perMessageDeflate: { threshold: 0, ...c.client },
+    }).catch(async (error: unknown) => {
+      await server.close();
+      throw error;
+    });
+    return {
+      client,
+      peer,
+      negotiated() {
+        assert.equal(client.ws.extensions, "permessage-deflate");
+        return [client.extensionsHeader, peer.conn.extensions];
+      },
+      echoes: (specs) => checkEchoes(client, peer, specs),
+      measure: (text) => wire(client, peer, Buffer.from(text)),
+      async close() {
         await client.close();
         await server.close();
+      },
+    };
+  },
+  more(c, session) {
+    if (c.serverWindow !== undefined) {
+      const window = c.serverWindow;
+      it(`compresses within a ${window}-bit window`, TIMEOUT, async () => {
+        const { client, peer } = session();
+        // A 300-byte block repeated: a match 300 bytes back fits a 10-bit window (zlib reaches
+        // 1024 - 262 = 762 bytes back) but not a 9-bit one (250 bytes back).
+        const block = randomBytes(300);
+        const message = Buffer.concat(Array.from({ length: 16 }, () => block));
+        const { down } = await wire(client, peer, message);
+        const reaches = down < message.length / 3;
+        assert.equal(reaches, window >= 10, `${down} bytes down for ${message.length}`);
       });
+    }
 
-      it("negotiates the expected parameters", TIMEOUT, () => {
-        assert.equal(client.ws.extensions, "permessage-deflate");
-        assert.deepEqual(params(client.extensionsHeader), c.params);
-        assert.deepEqual(params(peer.conn.extensions), c.params);
-      });
-
-      it("echoes every size byte for byte", TIMEOUT, async () => {
-        await checkEchoes(client, peer, sizeMatrix(SIZES.filter((s) => s <= c.maxSize)));
-      });
-
-      it(
-        "compresses on the wire, with or without context takeover as agreed",
-        TIMEOUT,
-        async () => {
-          // Random hex: compressible by half, but only a back-reference can shrink a repeat.
-          const message = Buffer.from(randomBytes(4096).toString("hex"));
-          const first = await wire(client, peer, message);
-          const second = await wire(client, peer, message);
-          assert.ok(first.up < message.length * 0.75, `ws compressed: ${first.up} bytes up`);
-          assert.ok(first.down < message.length * 0.75, `tidews compressed: ${first.down} down`);
-          const shrank = (a: number, b: number): boolean => b < a / 4;
-          assert.equal(
-            shrank(first.up, second.up),
-            c.upTakeover,
-            `up ${first.up} then ${second.up}`,
-          );
-          assert.equal(
-            shrank(first.down, second.down),
-            c.downTakeover,
-            `down ${first.down} then ${second.down}`,
-          );
-        },
-      );
-
-      if (c.serverWindow !== undefined) {
-        const window = c.serverWindow;
-        it(`compresses within a ${window}-bit window`, TIMEOUT, async () => {
-          // A 300-byte block repeated: a match 300 bytes back fits a 10-bit window (zlib reaches
-          // 1024 - 262 = 762 bytes back) but not a 9-bit one (250 bytes back).
-          const block = randomBytes(300);
-          const message = Buffer.concat(Array.from({ length: 16 }, () => block));
-          const { down } = await wire(client, peer, message);
-          const reaches = down < message.length / 3;
-          assert.equal(reaches, window >= 10, `${down} bytes down for ${message.length}`);
-        });
-      }
-
-      it("inflates fragmented compressed messages from ws and keeps order", TIMEOUT, async () => {
-        const text = Buffer.from(textPayload(50_000, 99));
-        client.ws.send(text.subarray(0, 20_000), { binary: false, fin: false, compress: true });
-        client.ws.send(text.subarray(20_000), { binary: false, fin: true, compress: true });
-        const small = ["a", "", "bb", "x".repeat(2000), "c"];
-        for (const s of small) client.ws.send(s);
-        const t = await client.next();
-        assert.ok(t.data.equals(text));
-        for (const s of small) assert.equal((await client.next()).data.toString(), s);
-      });
-
-      if (c.burst) {
-        it("keeps the order of 10,000 messages of mixed sizes", TIMEOUT, async () => {
-          const n = 10_000;
-          const body = (i: number): string => `${i} ${"y".repeat((i * 37) % 2500)}`;
-          for (let i = 0; i < n; i++) client.ws.send(body(i));
-          for (let i = 0; i < n; i++) {
-            const m = await client.next();
-            assert.equal(m.data.toString(), body(i), `message ${i}`);
-          }
-        });
-      }
+    it("inflates fragmented compressed messages from ws and keeps order", TIMEOUT, async () => {
+      const { client } = session();
+      const text = Buffer.from(textPayload(50_000, 99));
+      client.ws.send(text.subarray(0, 20_000), { binary: false, fin: false, compress: true });
+      client.ws.send(text.subarray(20_000), { binary: false, fin: true, compress: true });
+      const small = ["a", "", "bb", "x".repeat(2000), "c"];
+      for (const s of small) client.ws.send(s);
+      const t = await client.next();
+      assert.ok(t.data.equals(text));
+      for (const s of small) assert.equal((await client.next()).data.toString(), s);
     });
-  }
+
+    if (c.burst) {
+      it("keeps the order of 10,000 messages of mixed sizes", TIMEOUT, async () => {
+        const { client } = session();
+        const n = 10_000;
+        const body = (i: number): string => `${i} ${"y".repeat((i * 37) % 2500)}`;
+        for (let i = 0; i < n; i++) client.ws.send(body(i));
+        for (let i = 0; i < n; i++) {
+          const m = await client.next();
+          assert.equal(m.data.toString(), body(i), `message ${i}`);
+        }
+      });
+    }
+  },
 });
 
 describe("ws client -> tidews server: messages sent just before close()", () => {
