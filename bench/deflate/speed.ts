@@ -2,6 +2,7 @@
 // each connection one message at a time. Prints messages per second.
 import { createRequire } from "node:module";
 import type { ByteBuffer } from "../../src/buffer/byte-buffer.js";
+import type { Pool } from "../../src/buffer/pool.js";
 import type { CodecListener, Deflater, Inflater } from "../../src/deflate/codec.js";
 import { factory, text } from "./common.js";
 
@@ -25,7 +26,7 @@ class Conn implements CodecListener {
   constructor(
     readonly d: Deflater,
     readonly i: Inflater,
-    readonly pool: any,
+    readonly pool: Pool,
     readonly done: () => void,
   ) {}
   step(): void {
