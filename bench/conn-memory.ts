@@ -250,6 +250,7 @@ async function runServer(): Promise<void> {
   process.stdout.write(
     `${kind}${DEFLATE ? (NCT ? " deflate (no context takeover offer)" : " deflate (takeover offer)") : ""}: ${ready} connections\n` +
       `  RSS/conn ${kib(after.rss, before.rss)}  heapUsed/conn ${kib(after.heapUsed, before.heapUsed)}` +
+      `  heapTotal/conn ${kib(after.heapTotal, before.heapTotal)}` +
       `  external/conn ${kib(after.external, before.external)}  arrayBuffers/conn ${kib(after.arrayBuffers, before.arrayBuffers)}\n` +
       `  RSS ${(after.rss / 2 ** 20).toFixed(1)} MiB\n`,
   );
