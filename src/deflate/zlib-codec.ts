@@ -49,13 +49,6 @@ export const DEFAULT_HEADROOM = 14;
 /** The default {@link ZlibCodecOptions.chunkSize}. */
 export const DEFAULT_CHUNK_SIZE = 16 * 1024;
 
-/**
- * The output chunk of a decompressor that keeps the peer's context (one per connection): node:zlib
- * allocates it when the context is made, so it is part of what an idle connection holds. Below
- * 4 KiB, `Buffer.allocUnsafe` would carve it from a shared slab and keep the whole slab alive.
- */
-const OWNED_INFLATE_CHUNK_SIZE = 4096;
-
 /** What a {@link ZlibCodecFactory} shares between its codecs. */
 export interface ZlibCodecOptions {
   /** Outputs, and inputs queued for the thread pool, come from this pool. */
@@ -156,15 +149,8 @@ export class ZlibCodecFactory {
    * @param noContextTakeover - the peer resets its context after every message
    */
   createInflater(windowBits: number, noContextTakeover: boolean): ZlibInflater {
-    const settings = this.settings("inflate", noContextTakeover ? 15 : windowBits);
     return new ZlibInflater(
-      // An owned context lives as long as its connection, idle or not, and node:zlib allocates
-      // its output chunk up front: keep that small. Messages up to the synchronous limits never
-      // use it (they inflate straight into pooled buffers); larger ones take more, smaller
-      // chunks on the thread pool.
-      noContextTakeover
-        ? settings
-        : { ...settings, chunkSize: Math.min(settings.chunkSize, OWNED_INFLATE_CHUNK_SIZE) },
+      this.settings("inflate", noContextTakeover ? 15 : windowBits),
       noContextTakeover,
       this.res,
     );
