@@ -714,8 +714,11 @@ export class Connection<S = Record<string, unknown>> implements ProtocolSink, He
     }
     this.current?.done();
     this.current = undefined;
-    for (const m of this.backlog) m.release();
-    this.backlog.length = 0;
+    const backlog = this.backlogList;
+    if (backlog !== undefined) {
+      for (const m of backlog) m.release();
+      backlog.length = 0;
+    }
     this.registry?.delete(this as unknown as Connection<never>);
     this.heartbeat?.delete(this);
     this.topicHost?.removeAll(this as unknown as Connection<never>);

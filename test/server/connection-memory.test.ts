@@ -90,6 +90,33 @@ describe("an open connection's memory", () => {
     assert.notEqual(requests[0]?.deref(), undefined);
   });
 
+  it("returns the messages queued behind an async handler to the pool when it closes", async () => {
+    let release: (() => void) | undefined;
+    let closed: (() => void) | undefined;
+    const done = new Promise<void>((r) => {
+      closed = r;
+    });
+    const server = createServer(
+      {
+        // The first message holds the handler; the next ones wait in the (lazily made) backlog.
+        onMessage: () => new Promise<void>((r) => (release ??= r)),
+        onClose: () => closed?.(),
+      },
+      {},
+    );
+    servers.push(server as unknown as Server<never>);
+    const { port } = await server.listen(0, "127.0.0.1");
+    const [client] = await openRaw(port, 1);
+    for (let i = 0; i < 5; i++) client?.write(maskedFrame(0x1, `message ${i}`));
+    while (release === undefined) await new Promise((r) => setImmediate(r));
+    client?.destroy();
+    await done;
+    release();
+    const stats = server.pool.stats();
+    assert.ok(stats.gets >= 5, `${stats.gets} gets`);
+    assert.equal(stats.puts, stats.gets);
+  });
+
   it("shares its stream listeners with every other connection (no closure per connection)", async () => {
     const { port, sockets } = await start();
     await openRaw(port, 2);
