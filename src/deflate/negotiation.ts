@@ -46,15 +46,23 @@ export interface DeflateParams {
  *
  * | option | as server | as client |
  * |---|---|---|
- * | `serverNoContextTakeover` | always answer it (our compressor resets) | ask for it; the answer must carry it |
+ * | `serverNoContextTakeover` | answer it (our compressor resets); **on by default**, `false` keeps our context when the offer allows | ask for it; the answer must carry it |
  * | `clientNoContextTakeover` | always answer it (the client must reset) | offer it (our compressor resets) |
  * | `serverMaxWindowBits` | our largest window; answered when the client asked for a limit | ask for it; the answer must carry a value no larger |
  * | `clientMaxWindowBits` | the client's largest window; offers that cannot take the limit are declined | offer it; without it we offer the parameter with no value |
  *
- * By default a server accepts every valid offer as it is, context takeover and windows included.
+ * By default a server accepts every valid offer, windows included, and answers
+ * `server_no_context_takeover` (RFC 7692 section 7.1.1.1 lets a server answer it unasked): its
+ * compressor then borrows a shared context for each message instead of keeping one per
+ * connection (about 256 KiB at the default window and memLevel), and a compressed broadcast can
+ * be encoded once for every recipient. Its decompressor keeps the client's context unless
+ * `client_no_context_takeover` was agreed, as the client's compressor may refer back to it.
  */
 export interface PerMessageDeflateOptions {
-  /** See the table above. Default `false`. */
+  /**
+   * See the table above. Default: `true` as a server (our compressor keeps no context between
+   * messages), `false` as a client (we do not ask the server for it).
+   */
   serverNoContextTakeover?: boolean;
   /** See the table above. Default `false`. */
   clientNoContextTakeover?: boolean;
@@ -119,15 +127,18 @@ function checkInt(name: string, value: number | undefined, min: number, max: num
 }
 
 /**
- * Checks `options` and fills in the defaults.
+ * Checks `options` and fills in the defaults, which differ by role only in
+ * `serverNoContextTakeover` (on for a server, off for a client).
  *
+ * @param role - whose defaults; `"client"` when not given
  * @throws {@link UsageError} `ERR_INVALID_ARGUMENT` for a value out of range
  */
 export function resolveDeflateOptions(
   options: PerMessageDeflateOptions = {},
+  role: Role = "client",
 ): ResolvedDeflateOptions {
   return {
-    serverNoContextTakeover: options.serverNoContextTakeover === true,
+    serverNoContextTakeover: options.serverNoContextTakeover ?? role === "server",
     clientNoContextTakeover: options.clientNoContextTakeover === true,
     serverMaxWindowBits: checkBits("serverMaxWindowBits", options.serverMaxWindowBits),
     clientMaxWindowBits: checkBits("clientMaxWindowBits", options.clientMaxWindowBits),
@@ -241,7 +252,7 @@ export interface ServerNegotiation {
 function acceptOffer(offer: ParsedParams, o: ResolvedDeflateOptions): ServerNegotiation | null {
   const response: [string, number | true][] = [];
   // RFC 7692 section 7.1.1.1: an offer with server_no_context_takeover is accepted by answering
-  // it; a server MAY also answer it unasked.
+  // it; a server MAY also answer it unasked (our default: the compressor keeps no context).
   const serverNoContextTakeover = offer.serverNoContextTakeover || o.serverNoContextTakeover;
   if (serverNoContextTakeover) response.push(["server_no_context_takeover", true]);
   // RFC 7692 section 7.1.1.2: the client's own hint, or the server's demand, both answered.
@@ -304,7 +315,7 @@ export function negotiateServer(
   offers: readonly ExtensionOffer[],
   options: PerMessageDeflateOptions | ResolvedDeflateOptions = {},
 ): ServerNegotiation | null {
-  const o = resolveDeflateOptions(options);
+  const o = resolveDeflateOptions(options, "server");
   for (const offer of offers) {
     if (offer.name !== PERMESSAGE_DEFLATE) continue;
     const parsed = readParams(offer);

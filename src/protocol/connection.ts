@@ -163,7 +163,8 @@ export class ProtocolConnection implements FrameSink {
 
   // Outgoing.
   private sendingFragmented = false;
-  private readonly maskKey = Buffer.alloc(4);
+  /** Scratch for the key of a masked frame: a client's only (a server never masks). */
+  private readonly maskKey: Buffer | null;
 
   // Close handshake.
   private closeSent = false;
@@ -190,6 +191,7 @@ export class ProtocolConnection implements FrameSink {
     this.utf8Check = options.utf8Check ?? isValidUtf8;
     // RFC 6455 section 5.3: a client masks every frame it sends; a server never does.
     this.mask = options.role === "client" ? (options.maskSource ?? null) : null;
+    this.maskKey = this.mask === null ? null : Buffer.alloc(4);
     this.parser = new FrameParser(this, {
       role: options.role,
       allowRsv1: options.compression ?? false,
@@ -437,7 +439,7 @@ export class ProtocolConnection implements FrameSink {
     const length = buf.end - payloadAt;
     let key: Buffer | null = null;
     if (this.mask !== null) {
-      key = this.maskKey;
+      key = this.maskKey as Buffer;
       this.mask.nextMask(key, 0);
       applyMask(buf.storage.subarray(payloadAt, buf.end), key, 0);
     }

@@ -181,8 +181,8 @@ function byteLengthOf(payload: string | Uint8Array): number {
  * heartbeat). The transport feeds it through the `handle*` methods.
  */
 export class Connection<S = Record<string, unknown>> implements ProtocolSink, HeartbeatMember {
-  /** Per-connection storage for the application (typed by the server's `S`). */
-  session: S;
+  /** The session data; `{}` is created on first read when `authorize` gave none. */
+  private sessionData: S | undefined;
   /** The negotiated subprotocol, or "". */
   readonly protocol: string;
   /** The negotiated extensions (the Sec-WebSocket-Extensions value), or "". */
@@ -227,12 +227,13 @@ export class Connection<S = Record<string, unknown>> implements ProtocolSink, He
   /** Why the library closed the connection on its own (reported in onClose when no other). */
   private closeInfoError: TidewsError | undefined;
   private pinged = false;
-  /** Messages waiting while an async onMessage handler runs (in order). */
-  private readonly backlog: Message[] = [];
+  /** Messages waiting while an async onMessage handler runs (in order); see {@link backlog}. */
+  private backlogList: Message[] | undefined;
   private current: Message | undefined;
   private readonly onWritten: (error?: Error | null) => void;
-  private readonly onHandlerSettled: () => void;
-  private readonly onHandlerRejected: (error: unknown) => void;
+  /** The callbacks of async handlers' promises, created on first use (see their getters). */
+  private settledCallback: (() => void) | undefined;
+  private rejectedCallback: ((error: unknown) => void) | undefined;
 
   /** @internal Created by the server or client. */
   constructor(stream: ByteStream, handler: Handler<S>, options: ConnectionOptions) {
@@ -253,7 +254,7 @@ export class Connection<S = Record<string, unknown>> implements ProtocolSink, He
     this.stats = options.stats;
     this.heartbeat = options.heartbeat;
     this.topicHost = options.topics;
-    this.session = (options.session ?? {}) as S;
+    this.sessionData = options.session as S | undefined;
     this.core = new ProtocolConnection(this, {
       role: options.role,
       pool: options.pool,
@@ -265,15 +266,45 @@ export class Connection<S = Record<string, unknown>> implements ProtocolSink, He
       compression: options.codec !== undefined,
       xor: options.xor,
     });
-    // One callback of each kind per connection, none per message.
+    // One write callback per connection, none per message.
     this.onWritten = (error) => this.written(error);
-    this.onHandlerSettled = () => this.handlerSettled();
-    this.onHandlerRejected = (error) => {
-      this.handlerFailed(error);
-      this.handlerSettled();
-    };
     this.queue = new WriteQueue(stream, options.pool, this.onWritten);
     this.codec?.attach(this.core, this);
+  }
+
+  /** Per-connection storage for the application (typed by the server's `S`). */
+  get session(): S {
+    // Created on first read: an idle connection whose application never looks costs no object.
+    if (this.sessionData === undefined) this.sessionData = {} as S;
+    return this.sessionData;
+  }
+
+  set session(value: S) {
+    this.sessionData = value;
+  }
+
+  // Rarely needed state, created on first use so that an idle connection does not carry it: the
+  // backlog (only while an async handler runs) and the two callbacks of async handlers' promises
+  // (one of each per connection, none per message).
+
+  private get backlog(): Message[] {
+    if (this.backlogList === undefined) this.backlogList = [];
+    return this.backlogList;
+  }
+
+  private get onHandlerSettled(): () => void {
+    if (this.settledCallback === undefined) this.settledCallback = () => this.handlerSettled();
+    return this.settledCallback;
+  }
+
+  private get onHandlerRejected(): (error: unknown) => void {
+    if (this.rejectedCallback === undefined) {
+      this.rejectedCallback = (error) => {
+        this.handlerFailed(error);
+        this.handlerSettled();
+      };
+    }
+    return this.rejectedCallback;
   }
 
   /** The state, numbered as the browser's `readyState`: 1 open, 2 closing, 3 closed. */
@@ -758,8 +789,11 @@ export class Connection<S = Record<string, unknown>> implements ProtocolSink, He
     }
     this.current?.done();
     this.current = undefined;
-    for (const m of this.backlog) m.release();
-    this.backlog.length = 0;
+    const backlog = this.backlogList;
+    if (backlog !== undefined) {
+      for (const m of backlog) m.release();
+      backlog.length = 0;
+    }
     this.registry?.delete(this as unknown as Connection<never>);
     this.heartbeat?.delete(this);
     this.topicHost?.removeAll(this as unknown as Connection<never>);

@@ -80,6 +80,8 @@ export interface UpgraderOptions<S = Record<string, unknown>> {
   /**
    * permessage-deflate (RFC 7692): off by default on the server. `true` accepts every valid
    * client offer with the defaults; an object sets the parameters, the threshold and the level.
+   * The server answers `server_no_context_takeover` unless `serverNoContextTakeover: false`: its
+   * compressor keeps no context per connection (see {@link PerMessageDeflateOptions}).
    */
   readonly perMessageDeflate?: boolean | PerMessageDeflateOptions;
   /** Validate text messages as UTF-8 (RFC 6455 section 8.1). Default `true`. */

@@ -7,15 +7,53 @@ interface MaybeSocket {
 }
 
 /**
+ * The back-reference from a stream to the connection it drives. A symbol, not a string, so that
+ * it can clash with no property of the stream; set once, before the listeners, so every stream
+ * that carries a connection gets the same hidden class and the listeners' property load stays
+ * monomorphic.
+ */
+const kConnection: unique symbol = Symbol("tidews.connection");
+
+/** A stream as the shared listeners see it (`this` of an EventEmitter listener is the emitter). */
+interface DrivenStream extends Duplex {
+  [kConnection]: Connection<unknown>;
+}
+
+// The listeners are shared by every connection: each finds its connection through the stream it
+// is called on, so a connection costs no closure (nor context) per listener.
+function onData(this: DrivenStream, chunk: Buffer): void {
+  this[kConnection].handleData(chunk);
+}
+
+function onEnd(this: DrivenStream): void {
+  this[kConnection].handleEnd();
+}
+
+function onError(this: DrivenStream, error: Error): void {
+  this[kConnection].handleError(error);
+}
+
+function onDrain(this: DrivenStream): void {
+  this[kConnection].handleDrain();
+}
+
+function onClose(this: DrivenStream): void {
+  this[kConnection].handleClose();
+}
+
+/**
  * Drives a {@link Connection} over a Node Duplex (a `net.Socket`, a `tls.TLSSocket`, the socket of
  * an http `upgrade` event or any in-memory Duplex): reads go to the connection, the stream's end,
- * errors and close are reported to it. One set of listeners per connection, none per message.
+ * errors and close are reported to it. The five listeners are module functions shared by every
+ * connection (they find theirs through a symbol-keyed back-reference on the stream): no closure
+ * per connection, none per message.
  */
 export function attachStream<S>(stream: Duplex, conn: Connection<S>): void {
   (stream as MaybeSocket).setNoDelay?.(true);
-  stream.on("data", (chunk: Buffer) => conn.handleData(chunk));
-  stream.on("end", () => conn.handleEnd());
-  stream.on("error", (error: Error) => conn.handleError(error));
-  stream.on("drain", () => conn.handleDrain());
-  stream.on("close", () => conn.handleClose());
+  (stream as DrivenStream)[kConnection] = conn as Connection<unknown>;
+  stream.on("data", onData);
+  stream.on("end", onEnd);
+  stream.on("error", onError);
+  stream.on("drain", onDrain);
+  stream.on("close", onClose);
 }

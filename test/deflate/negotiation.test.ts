@@ -25,7 +25,9 @@ function params(sNct: boolean, cNct: boolean, sBits: number, cBits: number): Def
 const DEFAULT = params(false, false, 15, 15);
 
 describe("negotiateServer", () => {
-  // [request header, server options, expected response or null, expected params]
+  // [request header, server options, expected response or null, expected params]. The table is
+  // about the parameters a server that keeps its context answers: each row runs with
+  // `serverNoContextTakeover: false` unless the row sets it (the default is covered below).
   const table: [string, PerMessageDeflateOptions, string | null, DeflateParams | null][] = [
     ["permessage-deflate", {}, "permessage-deflate", DEFAULT],
     ["permessage-deflate; client_max_window_bits", {}, "permessage-deflate", DEFAULT],
@@ -143,7 +145,10 @@ describe("negotiateServer", () => {
   ];
   for (const [header, options, response, expected] of table) {
     it(`${header} with ${JSON.stringify(options)}`, () => {
-      const result = negotiateServer(parseExtensions(header), options);
+      const result = negotiateServer(parseExtensions(header), {
+        serverNoContextTakeover: false,
+        ...options,
+      });
       if (response === null) {
         assert.equal(result, null);
         return;
@@ -153,6 +158,116 @@ describe("negotiateServer", () => {
       assert.deepEqual(result.params, expected);
     });
   }
+
+  describe("by default, answers server_no_context_takeover (RFC 7692 section 7.1.1.1)", () => {
+    // [request header, server options, expected response, expected params]
+    const defaults: [string, PerMessageDeflateOptions, string, DeflateParams][] = [
+      [
+        "permessage-deflate",
+        {},
+        "permessage-deflate; server_no_context_takeover",
+        params(true, false, 15, 15),
+      ],
+      // What browsers offer: the server's compressor resets, the client keeps its context.
+      [
+        "permessage-deflate; client_max_window_bits",
+        {},
+        "permessage-deflate; server_no_context_takeover",
+        params(true, false, 15, 15),
+      ],
+      [
+        "permessage-deflate; client_max_window_bits=10",
+        {},
+        "permessage-deflate; server_no_context_takeover; client_max_window_bits=10",
+        params(true, false, 15, 10),
+      ],
+      [
+        "permessage-deflate; server_max_window_bits=10",
+        {},
+        "permessage-deflate; server_no_context_takeover; server_max_window_bits=10",
+        params(true, false, 10, 15),
+      ],
+      [
+        "permessage-deflate; client_no_context_takeover",
+        {},
+        "permessage-deflate; server_no_context_takeover; client_no_context_takeover",
+        params(true, true, 15, 15),
+      ],
+      [
+        "permessage-deflate; server_no_context_takeover",
+        {},
+        "permessage-deflate; server_no_context_takeover",
+        params(true, false, 15, 15),
+      ],
+      // Other options leave the default alone.
+      [
+        "permessage-deflate",
+        { level: 1, memLevel: 4, threshold: 0 },
+        "permessage-deflate; server_no_context_takeover",
+        params(true, false, 15, 15),
+      ],
+      // Opting out keeps the context when the offer allows it ...
+      [
+        "permessage-deflate; client_max_window_bits",
+        { serverNoContextTakeover: false },
+        "permessage-deflate",
+        params(false, false, 15, 15),
+      ],
+      // ... and a client that asks for it still gets it.
+      [
+        "permessage-deflate; server_no_context_takeover",
+        { serverNoContextTakeover: false },
+        "permessage-deflate; server_no_context_takeover",
+        params(true, false, 15, 15),
+      ],
+    ];
+    for (const [header, options, response, expected] of defaults) {
+      it(`${header} with ${JSON.stringify(options)}`, () => {
+        const result = negotiateServer(parseExtensions(header), options);
+        assert.ok(result !== null);
+        assert.equal(result.response, response);
+        assert.deepEqual(result.params, expected);
+        // A client that made the offer with the defaults accepts the answer and agrees.
+        const [answer] = parseExtensions(result.response);
+        assert.ok(answer !== undefined);
+        const clientView = acceptResponse([answer], {
+          clientMaxWindowBits: /client_max_window_bits=(\d+)/.exec(header)
+            ? Number(/client_max_window_bits=(\d+)/.exec(header)?.[1])
+            : undefined,
+          serverMaxWindowBits: /server_max_window_bits=(\d+)/.exec(header)
+            ? Number(/server_max_window_bits=(\d+)/.exec(header)?.[1])
+            : undefined,
+          serverNoContextTakeover: header.includes("server_no_context_takeover"),
+          clientNoContextTakeover: header.includes("client_no_context_takeover"),
+        });
+        assert.equal(clientView?.serverNoContextTakeover, expected.serverNoContextTakeover);
+        assert.equal(clientView?.clientNoContextTakeover, expected.clientNoContextTakeover);
+      });
+    }
+
+    it("is a server default only: a client does not ask for it", () => {
+      assert.equal(resolveDeflateOptions({}, "server").serverNoContextTakeover, true);
+      assert.equal(resolveDeflateOptions({}, "client").serverNoContextTakeover, false);
+      assert.equal(resolveDeflateOptions({}).serverNoContextTakeover, false);
+      assert.equal(
+        resolveDeflateOptions({ serverNoContextTakeover: false }, "server").serverNoContextTakeover,
+        false,
+      );
+      assert.equal(buildOffer(), "permessage-deflate; client_max_window_bits");
+      assert.ok(!buildOffer({}).includes("server_no_context_takeover"));
+    });
+
+    it("lets the server's side of the codecs reset and keeps the client's context", () => {
+      const result = negotiateServer(parseExtensions("permessage-deflate; client_max_window_bits"));
+      assert.ok(result !== null);
+      assert.deepEqual(codecParams(result.params, "server"), {
+        deflateWindowBits: 15,
+        deflateNoContextTakeover: true,
+        inflateWindowBits: 15,
+        inflateNoContextTakeover: false,
+      });
+    });
+  });
 
   it("returns null without offers", () => {
     assert.equal(negotiateServer([]), null);

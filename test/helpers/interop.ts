@@ -162,6 +162,16 @@ export interface DeflateCase<Server, Client> extends DeflateExpectation {
 export const EXPECT = {
   /** Nothing asked, nothing imposed: context takeover both ways, the whole size matrix. */
   defaults: { params: [], upTakeover: true, downTakeover: true, maxSize: 16 * 1024 * 1024 },
+  /**
+   * A tidews server's answer to an offer that asks for nothing: it keeps no compression context
+   * of its own (`server_no_context_takeover`, its default), the client keeps its context.
+   */
+  serverDefaults: {
+    params: ["server_no_context_takeover"],
+    upTakeover: true,
+    downTakeover: false,
+    maxSize: 16 * 1024 * 1024,
+  },
   /** No context takeover either way. */
   noContextTakeover: {
     params: ["client_no_context_takeover", "server_no_context_takeover"],

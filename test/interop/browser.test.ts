@@ -324,9 +324,17 @@ const deflateCases: DeflateCase<UpgraderOptions["perMessageDeflate"], undefined>
     name: "defaults",
     server: true,
     client: undefined,
-    ...EXPECT.defaults,
+    ...EXPECT.serverDefaults,
     serverWindow: 15,
     burst: true,
+  },
+  {
+    name: "server context takeover kept (serverNoContextTakeover: false)",
+    server: { serverNoContextTakeover: false },
+    client: undefined,
+    ...EXPECT.defaults,
+    maxSize: 1024 * 1024,
+    serverWindow: 15,
   },
   {
     name: "no context takeover imposed by the server",
@@ -339,16 +347,14 @@ const deflateCases: DeflateCase<UpgraderOptions["perMessageDeflate"], undefined>
     name: "window bits 9 imposed by the server",
     server: { serverMaxWindowBits: 9, clientMaxWindowBits: 9 },
     client: undefined,
-    ...EXPECT.windows("client_max_window_bits=9"),
+    ...EXPECT.windows("client_max_window_bits=9", "server_no_context_takeover"),
     serverWindow: 9,
   },
   {
     name: "client window bits 8 imposed by the server",
     server: { clientMaxWindowBits: 8 },
     client: undefined,
-    ...EXPECT.windows("client_max_window_bits=8"),
-    // The server's own window stays 15 bits: its repeats shrink.
-    downTakeover: true,
+    ...EXPECT.windows("client_max_window_bits=8", "server_no_context_takeover"),
     serverWindow: 15,
   },
 ];

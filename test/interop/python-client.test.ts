@@ -258,7 +258,14 @@ describe("Python websockets client -> tidews server: heartbeat", options, () => 
 
 /** The client's side is ClientPerMessageDeflateFactory keyword arguments. */
 const deflateCases: DeflateCase<UpgraderOptions["perMessageDeflate"], Record<string, unknown>>[] = [
-  { name: "defaults", server: true, client: {}, ...EXPECT.defaults, burst: true },
+  { name: "defaults", server: true, client: {}, ...EXPECT.serverDefaults, burst: true },
+  {
+    name: "server context takeover kept (serverNoContextTakeover: false)",
+    server: { serverNoContextTakeover: false },
+    client: {},
+    ...EXPECT.defaults,
+    maxSize: 1024 * 1024,
+  },
   {
     name: "no context takeover asked by Python",
     server: { threshold: 0 },
@@ -275,7 +282,11 @@ const deflateCases: DeflateCase<UpgraderOptions["perMessageDeflate"], Record<str
     name: "window bits 9 and 10 asked by Python",
     server: true,
     client: { server_max_window_bits: 9, client_max_window_bits: 10 },
-    ...EXPECT.windows("client_max_window_bits=10", "server_max_window_bits=9"),
+    ...EXPECT.windows(
+      "client_max_window_bits=10",
+      "server_max_window_bits=9",
+      "server_no_context_takeover",
+    ),
   },
   {
     // tidews compresses with zlib's 9-bit window here (zlib has no raw 8-bit deflater) and
@@ -283,13 +294,17 @@ const deflateCases: DeflateCase<UpgraderOptions["perMessageDeflate"], Record<str
     name: "server window bits 8 asked by Python",
     server: true,
     client: { server_max_window_bits: 8, client_max_window_bits: 9 },
-    ...EXPECT.windows("client_max_window_bits=9", "server_max_window_bits=8"),
+    ...EXPECT.windows(
+      "client_max_window_bits=9",
+      "server_max_window_bits=8",
+      "server_no_context_takeover",
+    ),
   },
   {
     name: "window bits 11 imposed by the server",
     server: { serverMaxWindowBits: 11, clientMaxWindowBits: 11 },
     client: {},
-    ...EXPECT.windows("client_max_window_bits=11"),
+    ...EXPECT.windows("client_max_window_bits=11", "server_no_context_takeover"),
   },
 ];
 

@@ -419,7 +419,14 @@ const deflateCases: DeflateCase<
   UpgraderOptions["perMessageDeflate"],
   WebSocket.PerMessageDeflateOptions
 >[] = [
-  { name: "defaults", server: true, client: {}, ...EXPECT.defaults, burst: true },
+  { name: "defaults", server: true, client: {}, ...EXPECT.serverDefaults, burst: true },
+  {
+    name: "server context takeover kept (serverNoContextTakeover: false)",
+    server: { serverNoContextTakeover: false },
+    client: {},
+    ...EXPECT.defaults,
+    maxSize: 1024 * 1024,
+  },
   {
     name: "no context takeover asked by ws",
     server: { threshold: 0 },
@@ -437,21 +444,29 @@ const deflateCases: DeflateCase<
     name: "window bits 10 asked by ws",
     server: true,
     client: { serverMaxWindowBits: 10, clientMaxWindowBits: 10 },
-    ...EXPECT.windows("client_max_window_bits=10", "server_max_window_bits=10"),
+    ...EXPECT.windows(
+      "client_max_window_bits=10",
+      "server_max_window_bits=10",
+      "server_no_context_takeover",
+    ),
     serverWindow: 10,
   },
   {
     name: "window bits 9 imposed by the server",
     server: { serverMaxWindowBits: 9, clientMaxWindowBits: 9 },
     client: {},
-    ...EXPECT.windows("client_max_window_bits=9"),
+    ...EXPECT.windows("client_max_window_bits=9", "server_no_context_takeover"),
     serverWindow: 9,
   },
   {
     name: "window bits 8 asked by ws",
     server: true,
     client: { serverMaxWindowBits: 8, clientMaxWindowBits: 8 },
-    ...EXPECT.windows("client_max_window_bits=8", "server_max_window_bits=8"),
+    ...EXPECT.windows(
+      "client_max_window_bits=8",
+      "server_max_window_bits=8",
+      "server_no_context_takeover",
+    ),
     serverWindow: 8,
   },
 ];
