@@ -331,7 +331,10 @@ export class Connection<S = Record<string, unknown>>
   private pauseReasons = 0;
   /** stream.pause() was called and not resumed yet. */
   private inputPaused = false;
-  /** The peer ended the stream while a compressed message was inflating: handled after it. */
+  /**
+   * The peer ended the stream while parsing was paused (a compressed message inflating, or the
+   * sink's backlog or message stream full): handled once parsing goes on.
+   */
   private endPending = false;
   /** The latest pong, held while the stream is full (see {@link onOutput}). */
   private deferredPong: ByteBuffer | undefined;
@@ -682,7 +685,8 @@ export class Connection<S = Record<string, unknown>>
     if (this.stats !== undefined) this.stats.bytesIn += data.length;
     const stream = this.receiving;
     if (stream === undefined || this.discarding) return true;
-    if (stream.pushChunk(data)) return true;
+    // Destroyed from a "data" listener during the push: no _read will come, do not wait for one.
+    if (stream.pushChunk(data) || this.discarding) return true;
     this.pauseInput(PAUSE_STREAM);
     return false;
   }
