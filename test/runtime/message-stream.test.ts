@@ -56,6 +56,11 @@ function sendFragmented(ws: WebSocket, data: Buffer, cuts: number[], binary = tr
   }
 }
 
+/** Resolves once `check()` holds, testing it after each turn of the event loop. */
+async function until(check: () => boolean): Promise<void> {
+  while (!check()) await new Promise((r) => setImmediate(r));
+}
+
 /** A pool that remembers the most buffers and bytes it had out at once. */
 class PeakPool extends CountingPool {
   peak = 0;
@@ -364,6 +369,59 @@ describe("streamed messages", () => {
       "stream reading",
       "message: after the stream's end: true",
     ]);
+    ws.terminate();
+  });
+
+  it("a stream waiting behind a busy handler fills, pauses reading, and loses nothing", async () => {
+    const events: string[] = [];
+    let release: (() => void) | undefined;
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
+    let conn: Connection | undefined;
+    let digest: Promise<string> | undefined;
+    const { url } = await start(
+      {
+        onOpen(c) {
+          conn = c;
+        },
+        async onMessage(c, m) {
+          events.push(`message:${m.text()}`);
+          if (m.text() === "hold") await held;
+          if (m.text() === "last") c.send("done");
+        },
+        onStream(_c, s) {
+          events.push("stream");
+          digest = (async () => {
+            const h = createHash("sha256");
+            for await (const chunk of s) h.update(chunk as Buffer);
+            return h.digest("hex");
+          })();
+        },
+      },
+      { streamMessages: 100_000 },
+    );
+    const ws = await open(url, { perMessageDeflate: false });
+    const big = Buffer.alloc(4 * 1024 * 1024);
+    for (let i = 0; i < big.length; i += 4) big.writeUInt32BE(i, i);
+    ws.send("hold");
+    sendFragmented(
+      ws,
+      big,
+      Array.from({ length: 63 }, (_, i) => (i + 1) * 65536),
+    );
+    ws.send("after");
+    ws.send("last");
+    const internals = () => conn as unknown as { backlog: MessageStream[]; inputPaused: boolean };
+    // The stream waits in the backlog; its buffer fills and reading pauses.
+    await until(() => internals().inputPaused && internals().backlog.length === 1);
+    const waiting = internals().backlog[0];
+    assert.ok(waiting !== undefined && waiting.readableLength <= 256 * 1024);
+    assert.equal(waiting.isComplete, false);
+    release?.();
+    await once(ws, "message");
+    assert.deepEqual(events, ["message:hold", "stream", "message:after", "message:last"]);
+    assert.equal(await digest, createHash("sha256").update(big).digest("hex"));
     ws.terminate();
   });
 
