@@ -721,6 +721,8 @@ export class ProtocolConnection implements FrameSink {
 
   /** The first frame of a message to stream: checks its size and tells the sink. */
   private startStream(opcode: number, length: number): boolean {
+    // RFC 6455 section 7.4.1: 1009, "a message that is too big for it to process"; checked on
+    // the declared frame length, before the payload arrives.
     if (length > this.maxStreamSize) {
       this.fail(createError("ERR_WS_MESSAGE_TOO_BIG", `${length} > ${this.maxStreamSize}`));
       return false;
