@@ -123,6 +123,10 @@ export const ERROR_CODES = {
     closeCode: 1006,
     message: "the stream ended without a close frame",
   },
+  ERR_WS_MESSAGE_INCOMPLETE: {
+    family: "protocol",
+    message: "the connection closed before the streamed message ended",
+  },
   ERR_WS_POLICY: { family: "protocol", closeCode: POLICY_VIOLATION, message: "policy violation" },
   ERR_WS_HEARTBEAT_TIMEOUT: {
     family: "protocol",

@@ -22,12 +22,16 @@ export {
   type BackpressurePolicy,
   Connection,
   type ConnectionCloseInfo,
+  DEFAULT_MAX_BACKLOG_BYTES,
+  DEFAULT_MAX_BACKLOG_MESSAGES,
   type Handler,
   type PublishOptions,
+  type ReceiveOptions,
   type SendOptions,
 } from "./runtime/connection.js";
 export { channels as diagnosticsChannels } from "./runtime/diagnostics.js";
 export { Message } from "./runtime/message.js";
+export { MessageStream } from "./runtime/message-stream.js";
 export type { ConnectionStatsSnapshot } from "./runtime/stats.js";
 export { TopicRegistry, type TopicRegistryOptions, type TopicStats } from "./runtime/topics.js";
 export { createServer, Server, type ServerOptions } from "./server/server.js";

@@ -10,7 +10,7 @@ import type { PerMessageDeflateOptions } from "../deflate/negotiation.js";
 import type { HandshakeError } from "../errors.js";
 import type { OutgoingHeaders } from "../protocol/handshake.js";
 import type { MaskSource } from "../protocol/mask.js";
-import type { BackpressurePolicy } from "../runtime/connection.js";
+import type { BackpressurePolicy, ReceiveOptions } from "../runtime/connection.js";
 import type { ClientContext } from "./client-context.js";
 
 /** The default {@link ClientOptions.handshakeTimeout}: 10 seconds. */
@@ -19,8 +19,11 @@ export const DEFAULT_HANDSHAKE_TIMEOUT = 10_000;
 /** The default {@link ConnectOptions.maxRedirects}. */
 export const DEFAULT_MAX_REDIRECTS = 10;
 
-/** Options shared by `connect` and `fromDuplex`. */
-export interface ClientOptions {
+/**
+ * Options shared by `connect` and `fromDuplex`; the {@link ReceiveOptions} (`concurrency`,
+ * `streamMessages`, `maxStreamSize`, `maxBacklogBytes`, `maxBacklogMessages`) among them.
+ */
+export interface ClientOptions extends ReceiveOptions {
   /** Subprotocols to offer, in order of preference (`Sec-WebSocket-Protocol`). */
   readonly protocols?: readonly string[];
   /**

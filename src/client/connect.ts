@@ -5,7 +5,7 @@
  */
 
 import { createError, createHandshakeError } from "../errors.js";
-import type { Connection, Handler } from "../runtime/connection.js";
+import { type Connection, checkReceiveOptions, type Handler } from "../runtime/connection.js";
 import {
   completeHandshake,
   type PreparedHandshake,
@@ -107,6 +107,7 @@ export async function connect<S = Record<string, unknown>>(
   handler: Handler<S>,
   options: ConnectOptions = {},
 ): Promise<Connection<S>> {
+  checkReceiveOptions(options, handler as Handler<never>);
   const context = resolveContext(options);
   const deflate = resolveClientDeflate(options.perMessageDeflate);
   const maxRedirects = nonNegativeInteger(

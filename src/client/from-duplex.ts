@@ -6,7 +6,7 @@
 
 import type { Duplex } from "node:stream";
 import { createHandshakeError } from "../errors.js";
-import type { Connection, Handler } from "../runtime/connection.js";
+import { type Connection, checkReceiveOptions, type Handler } from "../runtime/connection.js";
 import { completeHandshake, prepareHandshake, resolveClientDeflate } from "./client-handshake.js";
 import type { FromDuplexOptions } from "./client-options.js";
 import { HandshakeTimer } from "./handshake-timer.js";
@@ -42,6 +42,7 @@ export function fromDuplex<S = Record<string, unknown>>(
   options: FromDuplexOptions = {},
 ): Promise<Connection<S>> {
   return new Promise((resolve, reject) => {
+    checkReceiveOptions(options, handler as Handler<never>);
     const context = resolveContext(options);
     const target = parseTarget(options.url ?? DEFAULT_URL);
     const prepared = prepareHandshake(

@@ -51,6 +51,11 @@ export function openClientConnection<S>(
     highWaterMark: options.highWaterMark,
     maxBufferedAmount: options.maxBufferedAmount,
     backpressure: options.backpressure,
+    concurrency: options.concurrency,
+    maxBacklogBytes: options.maxBacklogBytes,
+    maxBacklogMessages: options.maxBacklogMessages,
+    streamMessages: options.streamMessages,
+    maxStreamSize: options.maxStreamSize,
     heartbeat:
       options.idleTimeout === undefined ? undefined : context.heartbeat(options.idleTimeout),
     codec,

@@ -69,6 +69,18 @@ export interface ProtocolOptions {
   readonly compression?: boolean;
   /** How received payloads are unmasked (the runtime may inject a native one). Default: pure TS. */
   readonly xor?: XorRange;
+  /**
+   * Stream messages to the sink ({@link ProtocolSink.onMessageStart} and the rest) instead of
+   * assembling them: those whose first frame is not final or declares at least this many bytes.
+   * Default: `undefined`, never. Compressed messages are assembled and inflated whole, then
+   * streamed as one chunk when they were fragmented or inflate to at least this many bytes.
+   */
+  readonly streamThreshold?: number;
+  /**
+   * Largest streamed (uncompressed) message accepted, across all its fragments. Default
+   * {@link maxMessageSize}. Compressed messages keep `maxMessageSize`: they are inflated whole.
+   */
+  readonly maxStreamSize?: number;
 }
 
 /**
@@ -76,8 +88,36 @@ export interface ProtocolOptions {
  * {@link ProtocolConnection.receive} and the send methods; none may throw.
  */
 export interface ProtocolSink {
-  /** A complete message. The sink owns `data` (pooled) and puts it back when done. */
-  onMessage(opcode: number, data: ByteBuffer): void;
+  /**
+   * A complete message. The sink owns `data` (pooled) and puts it back when done. Returning
+   * `false` pauses parsing after this message (the sink's queue is full) until
+   * {@link ProtocolConnection.resumeSink}; `true` or nothing goes on.
+   */
+  // biome-ignore lint/suspicious/noConfusingVoidType: a sink that returns nothing goes on.
+  onMessage(opcode: number, data: ByteBuffer): boolean | void;
+  /**
+   * A streamed message begins (only with {@link ProtocolOptions.streamThreshold}): its payload
+   * follows through {@link onMessageChunk}, then {@link onMessageEnd}, or {@link onMessageAbort}
+   * when the connection ends first.
+   */
+  onMessageStart?(opcode: number): void;
+  /**
+   * A piece of the streamed message's payload, a view valid only during the call (UTF-8 of text
+   * validated so far). Return `false` to pause parsing after it until
+   * {@link ProtocolConnection.resumeSink}.
+   */
+  onMessageChunk?(data: Buffer): boolean;
+  /**
+   * The streamed message is complete (and, for text, valid UTF-8). Returning `false` pauses
+   * parsing after it, as for {@link onMessage}.
+   */
+  // biome-ignore lint/suspicious/noConfusingVoidType: a sink that returns nothing goes on.
+  onMessageEnd?(): boolean | void;
+  /**
+   * The connection failed or closed before the streamed message ended. Called before the close
+   * frame goes out and before {@link onEnd}; {@link ProtocolConnection.closeInfo} tells why.
+   */
+  onMessageAbort?(): void;
   /**
    * A complete compressed message (RSV1, RFC 7692 section 6). The sink owns `data`, inflates it and
    * calls {@link ProtocolConnection.deliverInflated} or {@link ProtocolConnection.failInflate};
@@ -145,6 +185,9 @@ export class ProtocolConnection implements FrameSink {
   private readonly validateUtf8: boolean;
   private readonly utf8Check: Utf8Check;
   private readonly validator = new Utf8Validator();
+  /** See {@link ProtocolOptions.streamThreshold}; -1: never stream. */
+  private readonly streamThreshold: number;
+  private readonly maxStreamSize: number;
 
   // Incoming message in progress.
   private message: ByteBuffer | undefined;
@@ -160,6 +203,12 @@ export class ProtocolConnection implements FrameSink {
   private inflating = false;
   /** The parser was paused for an inflate that did not finish synchronously. */
   private awaitingInflate = false;
+  /** The message in progress goes to the sink piece by piece (not assembled). */
+  private streamingMessage = false;
+  /** The message in progress had more than one frame. */
+  private fragmented = false;
+  /** The sink asked to pause (onMessage or onMessageChunk returned false). */
+  private sinkPaused = false;
 
   // Outgoing.
   private sendingFragmented = false;
@@ -189,6 +238,16 @@ export class ProtocolConnection implements FrameSink {
     this.autoPong = options.autoPong ?? true;
     this.validateUtf8 = options.validateUtf8 ?? true;
     this.utf8Check = options.utf8Check ?? isValidUtf8;
+    const threshold = options.streamThreshold;
+    if (threshold !== undefined && (!Number.isSafeInteger(threshold) || threshold < 0)) {
+      throw createError("ERR_INVALID_ARGUMENT", `streamThreshold must be >= 0, got ${threshold}`);
+    }
+    this.streamThreshold = threshold ?? -1;
+    const maxStream = options.maxStreamSize ?? this.maxMessageSize;
+    if (!Number.isSafeInteger(maxStream) || maxStream < 0) {
+      throw createError("ERR_INVALID_ARGUMENT", `maxStreamSize must be >= 0, got ${maxStream}`);
+    }
+    this.maxStreamSize = maxStream;
     // RFC 6455 section 5.3: a client masks every frame it sends; a server never does.
     this.mask = options.role === "client" ? (options.maskSource ?? null) : null;
     this.maskKey = this.mask === null ? null : Buffer.alloc(4);
@@ -223,9 +282,28 @@ export class ProtocolConnection implements FrameSink {
     this.end();
   }
 
-  /** True while a compressed message is being inflated (input is queued meanwhile). */
+  /**
+   * True while parsing is paused: a compressed message is being inflated, or the sink asked to
+   * pause (input is queued meanwhile).
+   */
   get paused(): boolean {
     return this.parser.paused;
+  }
+
+  /** True while the pause the sink asked for (a `false` return) lasts. */
+  get pausedBySink(): boolean {
+    return this.sinkPaused;
+  }
+
+  /**
+   * Ends the pause the sink asked for by returning `false` from {@link ProtocolSink.onMessage} or
+   * {@link ProtocolSink.onMessageChunk}: parsing goes on synchronously with the queued input (and
+   * the sink may pause again). Does nothing without such a pause.
+   */
+  resumeSink(): void {
+    if (!this.sinkPaused) return;
+    this.sinkPaused = false;
+    if (this.state !== ReadyState.Closed) this.parser.resume();
   }
 
   /** Bytes received but not parsed yet because a compressed message is being inflated. */
@@ -265,10 +343,25 @@ export class ProtocolConnection implements FrameSink {
       this.fail(createError("ERR_WS_INVALID_UTF8"));
       return;
     }
-    this.sink.onMessage(this.messageOpcode, data);
+    let more = true;
+    if (
+      this.streamThreshold >= 0 &&
+      (this.fragmented || data.len >= this.streamThreshold) &&
+      this.sink.onMessageStart !== undefined
+    ) {
+      // Inflated whole (the inflater works on whole messages), then streamed as one chunk.
+      more = this.deliverWholeAsStream(data);
+    } else {
+      more = this.sink.onMessage(this.messageOpcode, data) !== false;
+    }
+    // The sink may have failed the connection during the call.
+    if (!more && (this.state as ReadyStateValue) !== ReadyState.Closed) {
+      this.sinkPaused = true;
+      this.parser.pause();
+    }
     if (this.awaitingInflate) {
       this.awaitingInflate = false;
-      this.parser.resume();
+      if (!this.sinkPaused) this.parser.resume();
     }
   }
 
@@ -286,11 +379,21 @@ export class ProtocolConnection implements FrameSink {
       this.messageOpcode = opcode;
       this.messageLength = 0;
       this.compressed = rsv1;
+      this.fragmented = !fin;
       this.streaming = opcode === Opcode.Text && this.validateUtf8 && !rsv1;
       this.wholeFrame = fin;
       if (this.streaming) this.validator.reset();
+      if (
+        this.streamThreshold >= 0 &&
+        !rsv1 &&
+        (!fin || length >= this.streamThreshold) &&
+        this.sink.onMessageStart !== undefined
+      ) {
+        return this.startStream(opcode, length);
+      }
     } else {
       this.wholeFrame = false;
+      if (this.streamingMessage) return this.continueStream(length);
     }
     // The limit applies across fragments. For a compressed message the inflater enforces it on
     // the output; the compressed bytes get the room deflate may need for incompressible data
@@ -307,7 +410,7 @@ export class ProtocolConnection implements FrameSink {
       if (hint >= HEADROOM_MIN) {
         // Room for a header in front: `conn.send(message)` can then forward the message as a
         // frame built in place, where it is (see sendBuffer).
-        const m = this.pool.get(Math.min(hint, MAX_RESERVE) + MAX_HEADER_SIZE);
+        const m = this.pool.get(Math.min(hint + MAX_HEADER_SIZE, MAX_RESERVE));
         m.off = MAX_HEADER_SIZE;
         m.end = MAX_HEADER_SIZE;
         this.message = m;
@@ -322,6 +425,7 @@ export class ProtocolConnection implements FrameSink {
 
   /** @internal */
   onDataFrameChunk(data: Buffer): boolean {
+    if (this.streamingMessage) return this.streamChunk(data);
     if (this.streaming) {
       if (this.wholeFrame && this.frameFirstPiece && data.length === this.frameLength) {
         // The whole message is here: the faster whole-buffer check runs at the end.
@@ -343,6 +447,7 @@ export class ProtocolConnection implements FrameSink {
   /** @internal */
   onDataFrameEnd(fin: boolean): boolean {
     if (!fin) return true;
+    if (this.streamingMessage) return this.endStream();
     const data = this.message as ByteBuffer;
     this.message = undefined;
     if (this.compressed) {
@@ -353,7 +458,7 @@ export class ProtocolConnection implements FrameSink {
         this.awaitingInflate = true;
         return false;
       }
-      return this.state !== ReadyState.Closed;
+      return this.state !== ReadyState.Closed && !this.sinkPaused;
     }
     if (this.streaming) {
       const valid = this.wholeFrame ? this.utf8Check(data.bytes()) : this.validator.end();
@@ -363,7 +468,13 @@ export class ProtocolConnection implements FrameSink {
         return false;
       }
     }
-    this.sink.onMessage(this.messageOpcode, data);
+    if (
+      this.sink.onMessage(this.messageOpcode, data) === false &&
+      this.state !== ReadyState.Closed
+    ) {
+      this.sinkPaused = true;
+      return false;
+    }
     return this.state !== ReadyState.Closed;
   }
 
@@ -652,10 +763,84 @@ export class ProtocolConnection implements FrameSink {
   }
 
   private releaseMessage(): void {
+    this.sinkPaused = false;
     if (this.message !== undefined) {
       this.pool.put(this.message);
       this.message = undefined;
     }
+    if (this.streamingMessage) {
+      this.streamingMessage = false;
+      this.sink.onMessageAbort?.();
+    }
+  }
+
+  // --- Streamed messages ------------------------------------------------------------------------
+
+  /** The first frame of a message to stream: checks its size and tells the sink. */
+  private startStream(opcode: number, length: number): boolean {
+    // RFC 6455 section 7.4.1: 1009, "a message that is too big for it to process"; checked on
+    // the declared frame length, before the payload arrives.
+    if (length > this.maxStreamSize) {
+      this.fail(createError("ERR_WS_MESSAGE_TOO_BIG", `${length} > ${this.maxStreamSize}`));
+      return false;
+    }
+    this.streamingMessage = true;
+    (this.sink.onMessageStart as (opcode: number) => void)(opcode);
+    return this.state !== ReadyState.Closed;
+  }
+
+  /** A continuation frame of a streamed message: the limit applies across fragments. */
+  private continueStream(length: number): boolean {
+    if (this.messageLength + length > this.maxStreamSize) {
+      const detail = `${this.messageLength + length} > ${this.maxStreamSize}`;
+      this.fail(createError("ERR_WS_MESSAGE_TOO_BIG", detail));
+      return false;
+    }
+    return true;
+  }
+
+  private streamChunk(data: Buffer): boolean {
+    // RFC 6455 section 8.1: fail as soon as the text can no longer be valid UTF-8, before any
+    // invalid byte reaches the sink.
+    if (this.streaming && !this.validator.push(data)) {
+      this.fail(createError("ERR_WS_INVALID_UTF8"));
+      return false;
+    }
+    this.messageLength += data.length;
+    const more = (this.sink.onMessageChunk as (data: Buffer) => boolean)(data);
+    if (this.state === ReadyState.Closed) return false;
+    if (!more) {
+      this.sinkPaused = true;
+      return false;
+    }
+    return true;
+  }
+
+  private endStream(): boolean {
+    if (this.streaming && !this.validator.end()) {
+      // A code point cut short at the end of the message.
+      this.fail(createError("ERR_WS_INVALID_UTF8"));
+      return false;
+    }
+    this.streamingMessage = false;
+    const more = this.sink.onMessageEnd?.() !== false;
+    if (this.state === ReadyState.Closed) return false;
+    if (!more) this.sinkPaused = true;
+    return more;
+  }
+
+  /** An inflated message to stream: one chunk, then the end; the core keeps `data`. */
+  private deliverWholeAsStream(data: ByteBuffer): boolean {
+    this.streamingMessage = true;
+    (this.sink.onMessageStart as (opcode: number) => void)(this.messageOpcode);
+    if (this.state !== ReadyState.Closed && data.len > 0) {
+      // Backpressure does not apply: the whole message is in memory already.
+      (this.sink.onMessageChunk as (data: Buffer) => boolean)(data.bytes());
+    }
+    this.pool.put(data);
+    if (this.state === ReadyState.Closed) return false;
+    this.streamingMessage = false;
+    return this.sink.onMessageEnd?.() !== false;
   }
 
   private end(): void {

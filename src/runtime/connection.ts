@@ -18,6 +18,7 @@ import { channels } from "./diagnostics.js";
 import type { Heartbeat, HeartbeatMember } from "./heartbeat.js";
 import { Message } from "./message.js";
 import type { MessageCodec } from "./message-codec.js";
+import { MessageStream, type MessageStreamHost } from "./message-stream.js";
 import type { SharedFrame } from "./shared-frame.js";
 import type { ConnectionStats } from "./stats.js";
 import { WriteQueue } from "./write-queue.js";
@@ -47,9 +48,18 @@ export interface Handler<S = Record<string, unknown>> {
   onOpen?(conn: Connection<S>): void | Promise<void>;
   /**
    * A message arrived. See {@link Message} for who owns its buffer and for how long. An async
-   * handler holds the next messages of this connection back until its promise settles.
+   * handler occupies one of the connection's `concurrency` slots (default 1) until its promise
+   * settles: further messages wait, in order, and reading pauses when too many wait (see
+   * {@link ReceiveOptions}). Its message's buffer is released when its own promise settles.
    */
   onMessage?(conn: Connection<S>, message: Message): void | Promise<void>;
+  /**
+   * A message arrived as a stream (only with the `streamMessages` option, for the messages it
+   * selects; the others still go to {@link onMessage}). The stream occupies one of the
+   * connection's `concurrency` slots until it ends or is destroyed; a rejection is reported like
+   * any handler error and destroys the stream. See {@link MessageStream}.
+   */
+  onStream?(conn: Connection<S>, stream: MessageStream): void | Promise<void>;
   /** The connection is closed; called once. */
   onClose?(conn: Connection<S>, info: ConnectionCloseInfo): void;
   /** A ping arrived (already answered unless autoPong is off); `payload` is valid during the call. */
@@ -95,8 +105,90 @@ const NO_TOPICS: ReadonlySet<string> = new Set();
 /** What happens when a connection's queued bytes pass `maxBufferedAmount`. */
 export type BackpressurePolicy = "close" | "drop";
 
+/**
+ * How a connection receives messages; options of the server (`UpgraderOptions`) and of the
+ * client (`ClientOptions`).
+ */
+export interface ReceiveOptions {
+  /**
+   * How many async handler calls (`onMessage` promises, message streams) of one connection may
+   * be in flight at once. Messages still start in arrival order. Default 1: an async handler
+   * holds the next messages back until its promise settles. An integer >= 1.
+   */
+  readonly concurrency?: number;
+  /**
+   * Stop reading from the peer while the messages waiting for a free handler slot hold more
+   * than this many payload bytes; read again once they fall to half. Default
+   * {@link DEFAULT_MAX_BACKLOG_BYTES} (1 MiB). One message always gets in, so the waiting bytes
+   * stay under this bound plus one message (`maxMessageSize`). An integer >= 0.
+   */
+  readonly maxBacklogBytes?: number;
+  /**
+   * Stop reading from the peer while more than this many messages wait for a handler slot.
+   * Default {@link DEFAULT_MAX_BACKLOG_MESSAGES} (1024). An integer >= 1.
+   */
+  readonly maxBacklogMessages?: number;
+  /**
+   * Receive some messages as streams, through `Handler.onStream` (which must then exist):
+   * `true` streams every message; a number `n` streams the messages whose first frame is not
+   * final (fragmented, size unknown up front) or declares at least `n` bytes. Default `false`.
+   * Compressed (permessage-deflate) messages are inflated whole, within `maxMessageSize`, then
+   * streamed as one chunk when they were fragmented or inflate to at least `n` bytes.
+   */
+  readonly streamMessages?: boolean | number;
+  /**
+   * Largest streamed (uncompressed) message, across its fragments; beyond, the connection fails
+   * with 1009. Default: `maxMessageSize`. Raise it for large uploads: a stream costs at most its
+   * 64 KiB buffer, whatever the message size.
+   */
+  readonly maxStreamSize?: number;
+}
+
+/** The default {@link ReceiveOptions.maxBacklogBytes}: 1 MiB. */
+export const DEFAULT_MAX_BACKLOG_BYTES = 1024 * 1024;
+/** The default {@link ReceiveOptions.maxBacklogMessages}: 1024. */
+export const DEFAULT_MAX_BACKLOG_MESSAGES = 1024;
+
+function integerOption(name: string, value: number | undefined, min: number, dflt: number): number {
+  if (value === undefined) return dflt;
+  if (!Number.isSafeInteger(value) || value < min) {
+    throw createError("ERR_INVALID_ARGUMENT", `${name} must be an integer >= ${min}, got ${value}`);
+  }
+  return value;
+}
+
+/**
+ * The stream threshold of the protocol core for `streamMessages` (`undefined`: never stream).
+ *
+ * @throws {@link UsageError} `ERR_INVALID_ARGUMENT` for a value that is not a boolean or an
+ *   integer >= 0
+ */
+function streamThresholdOf(value: boolean | number | undefined): number | undefined {
+  if (value === undefined || value === false) return undefined;
+  if (value === true) return 0;
+  return integerOption("streamMessages", value, 0, 0);
+}
+
+/**
+ * Checks the {@link ReceiveOptions} (the server and client call it up front, so that a bad
+ * option fails at once rather than at the first connection).
+ *
+ * @param handler - the handler the options go with: `streamMessages` needs its `onStream`
+ * @throws {@link UsageError} `ERR_INVALID_ARGUMENT`
+ */
+export function checkReceiveOptions(options: ReceiveOptions, handler: Handler<never>): void {
+  integerOption("concurrency", options.concurrency, 1, 1);
+  integerOption("maxBacklogBytes", options.maxBacklogBytes, 0, 0);
+  integerOption("maxBacklogMessages", options.maxBacklogMessages, 1, 1);
+  integerOption("maxStreamSize", options.maxStreamSize, 0, 0);
+  const threshold = streamThresholdOf(options.streamMessages);
+  if (threshold !== undefined && typeof handler.onStream !== "function") {
+    throw createError("ERR_INVALID_ARGUMENT", "streamMessages needs a handler with onStream");
+  }
+}
+
 /** Options of a {@link Connection}, set by the server or client that creates it. */
-export interface ConnectionOptions {
+export interface ConnectionOptions extends ReceiveOptions {
   readonly role: "server" | "client";
   readonly pool: Pool;
   readonly maxMessageSize?: number;
@@ -155,6 +247,16 @@ export const DEFAULT_HIGH_WATER_MARK = 64 * 1024;
 export const DEFAULT_MAX_BUFFERED_AMOUNT = 16 * 1024 * 1024;
 /** Pause reading while a compressed message inflates and this much input is queued. */
 const PAUSE_INPUT_BYTES = 256 * 1024;
+// Why reading from the stream is paused: each reason is set and cleared on its own, and the
+// stream resumes only when none is left.
+/** Parsing waits for an inflate and much input is queued behind it. */
+const PAUSE_INFLATE = 1;
+/** Too many messages wait for a handler slot (the core's parser is paused too). */
+const PAUSE_BACKLOG = 2;
+/** The message stream being received is full (the core's parser is paused too). */
+const PAUSE_STREAM = 4;
+/** The reasons that paused the core's parser through the sink. */
+const SINK_PAUSES = PAUSE_BACKLOG | PAUSE_STREAM;
 const EMPTY = Buffer.alloc(0);
 
 function uncorkStream(conn: Connection<never>): void {
@@ -176,11 +278,27 @@ function byteLengthOf(payload: string | Uint8Array): number {
 }
 
 /**
+ * One in-flight async `onMessage` call. A connection makes at most `concurrency` of them, each
+ * with its two promise callbacks, and reuses them: no closure or promise per message.
+ */
+class HandlerSlot {
+  message: Message | undefined = undefined;
+  /** The next free slot. */
+  next: HandlerSlot | undefined = undefined;
+  settled: () => void = noop;
+  rejected: (error: unknown) => void = noop;
+}
+
+function noop(): void {}
+
+/**
  * One WebSocket connection over a byte stream: the protocol core plus the I/O-neutral logic every
  * transport shares (write batching and queueing, backpressure, handler dispatch, close timer,
  * heartbeat). The transport feeds it through the `handle*` methods.
  */
-export class Connection<S = Record<string, unknown>> implements ProtocolSink, HeartbeatMember {
+export class Connection<S = Record<string, unknown>>
+  implements ProtocolSink, HeartbeatMember, MessageStreamHost
+{
   /** The session data; `{}` is created on first read when `authorize` gave none. */
   private sessionData: S | undefined;
   /** The negotiated subprotocol, or "". */
@@ -210,14 +328,20 @@ export class Connection<S = Record<string, unknown>> implements ProtocolSink, He
   /** Frames were queued this tick: {@link flush} is due (at the end of handleData or next tick). */
   private corked = false;
   /** True while the core parses a chunk: frames queued meanwhile go out when it returns. */
-  private receiving = false;
+  private parsing = false;
   private needDrain = false;
   private closeTimer: ReturnType<typeof setTimeout> | undefined;
   private closed = false;
   private opened = false;
   private streamEnded = false;
+  /** The PAUSE_* reasons reading is paused for. */
+  private pauseReasons = 0;
+  /** stream.pause() was called and not resumed yet. */
   private inputPaused = false;
-  /** The peer ended the stream while a compressed message was inflating: handled after it. */
+  /**
+   * The peer ended the stream while parsing was paused (a compressed message inflating, or the
+   * sink's backlog or message stream full): handled once parsing goes on.
+   */
   private endPending = false;
   /** The latest pong, held while the stream is full (see {@link onOutput}). */
   private deferredPong: ByteBuffer | undefined;
@@ -227,13 +351,24 @@ export class Connection<S = Record<string, unknown>> implements ProtocolSink, He
   /** Why the library closed the connection on its own (reported in onClose when no other). */
   private closeInfoError: TidewsError | undefined;
   private pinged = false;
-  /** Messages waiting while an async onMessage handler runs (in order); see {@link backlog}. */
-  private backlogList: Message[] | undefined;
-  private current: Message | undefined;
+  private readonly concurrency: number;
+  private readonly maxBacklogBytes: number;
+  private readonly maxBacklogMessages: number;
+  /** Async handler calls in flight: onMessage promises and message streams not finished. */
+  private inFlight = 0;
+  /** Messages and streams waiting for a handler slot, in arrival order. */
+  private readonly backlog: (Message | MessageStream)[] = [];
+  /** Payload bytes of the messages in {@link backlog}. */
+  private backlogBytes = 0;
+  /** Every slot made so far (at most `concurrency`), and the free ones. */
+  private readonly slots: HandlerSlot[] = [];
+  private freeSlot: HandlerSlot | undefined;
+  /** The message stream whose frames are arriving. */
+  private receiving: MessageStream | undefined;
+  /** Its consumer destroyed it: the rest of its frames are dropped. */
+  private discarding = false;
   private readonly onWritten: (error?: Error | null) => void;
-  /** The callbacks of async handlers' promises, created on first use (see their getters). */
-  private settledCallback: (() => void) | undefined;
-  private rejectedCallback: ((error: unknown) => void) | undefined;
+  private readonly onHandlerRejected: (error: unknown) => void;
 
   /** @internal Created by the server or client. */
   constructor(stream: ByteStream, handler: Handler<S>, options: ConnectionOptions) {
@@ -255,6 +390,24 @@ export class Connection<S = Record<string, unknown>> implements ProtocolSink, He
     this.heartbeat = options.heartbeat;
     this.topicHost = options.topics;
     this.sessionData = options.session as S | undefined;
+    this.concurrency = integerOption("concurrency", options.concurrency, 1, 1);
+    this.maxBacklogBytes = integerOption(
+      "maxBacklogBytes",
+      options.maxBacklogBytes,
+      0,
+      DEFAULT_MAX_BACKLOG_BYTES,
+    );
+    this.maxBacklogMessages = integerOption(
+      "maxBacklogMessages",
+      options.maxBacklogMessages,
+      1,
+      DEFAULT_MAX_BACKLOG_MESSAGES,
+    );
+    // Without onStream, nothing could consume a stream: messages are assembled as before.
+    const streamThreshold =
+      typeof handler.onStream === "function"
+        ? streamThresholdOf(options.streamMessages)
+        : undefined;
     this.core = new ProtocolConnection(this, {
       role: options.role,
       pool: options.pool,
@@ -265,9 +418,12 @@ export class Connection<S = Record<string, unknown>> implements ProtocolSink, He
       maskSource: options.maskSource,
       compression: options.codec !== undefined,
       xor: options.xor,
+      streamThreshold,
+      maxStreamSize: options.maxStreamSize,
     });
     // One write callback per connection, none per message.
     this.onWritten = (error) => this.written(error);
+    this.onHandlerRejected = (error) => this.handlerFailed(error);
     this.queue = new WriteQueue(stream, options.pool, this.onWritten);
     this.codec?.attach(this.core, this);
   }
@@ -281,30 +437,6 @@ export class Connection<S = Record<string, unknown>> implements ProtocolSink, He
 
   set session(value: S) {
     this.sessionData = value;
-  }
-
-  // Rarely needed state, created on first use so that an idle connection does not carry it: the
-  // backlog (only while an async handler runs) and the two callbacks of async handlers' promises
-  // (one of each per connection, none per message).
-
-  private get backlog(): Message[] {
-    if (this.backlogList === undefined) this.backlogList = [];
-    return this.backlogList;
-  }
-
-  private get onHandlerSettled(): () => void {
-    if (this.settledCallback === undefined) this.settledCallback = () => this.handlerSettled();
-    return this.settledCallback;
-  }
-
-  private get onHandlerRejected(): (error: unknown) => void {
-    if (this.rejectedCallback === undefined) {
-      this.rejectedCallback = (error) => {
-        this.handlerFailed(error);
-        this.handlerSettled();
-      };
-    }
-    return this.rejectedCallback;
   }
 
   /** The state, numbered as the browser's `readyState`: 1 open, 2 closing, 3 closed. */
@@ -587,17 +719,89 @@ export class Connection<S = Record<string, unknown>> implements ProtocolSink, He
   // --- ProtocolSink -----------------------------------------------------------------------------
 
   /** @internal */
-  onMessage(opcode: number, data: ByteBuffer): void {
+  onMessage(opcode: number, data: ByteBuffer): boolean {
     if (this.stats !== undefined) {
       this.stats.messagesIn++;
       this.stats.bytesIn += data.len;
     }
     const message = new Message(opcode, data, this.pool);
-    if (this.current !== undefined) {
-      this.backlog.push(message);
+    if (this.inFlight < this.concurrency && this.backlog.length === 0) {
+      this.dispatch(message);
+      return true;
+    }
+    this.backlogBytes += data.len;
+    return this.enqueue(message);
+  }
+
+  /** @internal A message to stream begins. */
+  onMessageStart(opcode: number): void {
+    if (this.stats !== undefined) this.stats.messagesIn++;
+    const stream = new MessageStream(opcode, this);
+    this.receiving = stream;
+    this.discarding = false;
+    if (this.inFlight < this.concurrency && this.backlog.length === 0) {
+      this.dispatchStream(stream);
+    } else {
+      // Waits in order; its buffer fills meanwhile, then backpressure pauses reading.
+      this.backlog.push(stream);
+    }
+  }
+
+  /** @internal A piece of the streamed message. */
+  onMessageChunk(data: Buffer): boolean {
+    if (this.stats !== undefined) this.stats.bytesIn += data.length;
+    const stream = this.receiving;
+    if (stream === undefined || this.discarding) return true;
+    // Destroyed from a "data" listener during the push: no _read will come, do not wait for one.
+    if (stream.pushChunk(data) || this.discarding) return true;
+    this.pauseInput(PAUSE_STREAM);
+    return false;
+  }
+
+  /** @internal The streamed message is complete. */
+  onMessageEnd(): boolean {
+    const stream = this.receiving;
+    this.receiving = undefined;
+    if (stream !== undefined && !this.discarding) stream.finish();
+    this.discarding = false;
+    if (!this.overBacklog()) return true;
+    this.pauseInput(PAUSE_BACKLOG);
+    return false;
+  }
+
+  /** @internal The connection ended before the streamed message did. */
+  onMessageAbort(): void {
+    const stream = this.receiving;
+    this.receiving = undefined;
+    this.discarding = false;
+    if (stream === undefined || stream.destroyed) return;
+    if (!stream.dispatched) {
+      // No consumer yet, none will come: no error event nobody listens to.
+      stream.destroy();
       return;
     }
-    this.dispatch(message);
+    const error = this.core.closeInfo.error ?? createError("ERR_WS_MESSAGE_INCOMPLETE");
+    stream.destroy(error);
+  }
+
+  // --- MessageStreamHost ------------------------------------------------------------------------
+
+  /** @internal The consumer of a message stream wants more. */
+  streamRead(stream: MessageStream): void {
+    if (stream === this.receiving) this.releaseSinkPause(PAUSE_STREAM);
+  }
+
+  /** @internal A message stream was read to its end or destroyed. */
+  streamClosed(stream: MessageStream): void {
+    if (stream === this.receiving) {
+      // Destroyed by its consumer before the message ended: drop the rest of its frames.
+      this.discarding = true;
+      this.releaseSinkPause(PAUSE_STREAM);
+    }
+    if (stream.dispatched) {
+      this.inFlight--;
+      this.pump();
+    }
   }
 
   /** @internal */
@@ -711,30 +915,26 @@ export class Connection<S = Record<string, unknown>> implements ProtocolSink, He
   handleData(chunk: Buffer): void {
     if (this.heartbeat !== undefined) this.seenEpoch = this.heartbeat.epoch;
     if (this.stats !== undefined) this.stats.wireBytesIn += chunk.length;
-    this.receiving = true;
+    this.parsing = true;
     try {
       this.core.receive(chunk);
     } finally {
-      this.receiving = false;
+      this.parsing = false;
       // What the handlers sent in answer to this chunk leaves now, in one write.
       if (this.corked) this.flush();
     }
-    if (this.core.paused && !this.inputPaused && this.core.bufferedInput >= PAUSE_INPUT_BYTES) {
-      this.inputPaused = true;
-      this.stream.pause();
+    if (
+      this.core.paused &&
+      (this.pauseReasons & PAUSE_INFLATE) === 0 &&
+      this.core.bufferedInput >= PAUSE_INPUT_BYTES
+    ) {
+      this.pauseInput(PAUSE_INFLATE);
     }
   }
 
   /** @internal Resumes reading once an inflate finished (called by the codec). */
   resumeInput(): void {
-    if (this.inputPaused && !this.core.paused) {
-      this.inputPaused = false;
-      this.stream.resume();
-    }
-    if (this.endPending && !this.core.paused) {
-      this.endPending = false;
-      this.handleEnd();
-    }
+    this.parserMoved();
   }
 
   /** @internal The peer ended its side of the stream. */
@@ -787,12 +987,17 @@ export class Connection<S = Record<string, unknown>> implements ProtocolSink, He
       this.pool.put(this.deferredPong);
       this.deferredPong = undefined;
     }
-    this.current?.done();
-    this.current = undefined;
-    const backlog = this.backlogList;
-    if (backlog !== undefined) {
-      for (const m of backlog) m.release();
-      backlog.length = 0;
+    // In-flight async handlers lose their (unretained) buffers now, as documented on Message.
+    for (const slot of this.slots) {
+      slot.message?.done();
+      slot.message = undefined;
+    }
+    const backlog = this.backlog.splice(0);
+    this.backlogBytes = 0;
+    for (const item of backlog) {
+      // A waiting stream never reaches a handler: destroyed without an error event.
+      if (item instanceof Message) item.release();
+      else item.destroy();
     }
     this.registry?.delete(this as unknown as Connection<never>);
     this.heartbeat?.delete(this);
@@ -861,7 +1066,7 @@ export class Connection<S = Record<string, unknown>> implements ProtocolSink, He
   private cork(): void {
     if (this.corked) return;
     this.corked = true;
-    if (!this.receiving) process.nextTick(uncorkStream, this);
+    if (!this.parsing) process.nextTick(uncorkStream, this);
   }
 
   /** Applies the backpressure policy before queueing `payload`; false when it must not be sent. */
@@ -919,19 +1124,137 @@ export class Connection<S = Record<string, unknown>> implements ProtocolSink, He
       return;
     }
     if (isThenable(result)) {
-      this.current = message;
-      result.then(this.onHandlerSettled, this.onHandlerRejected);
+      // Sync handlers never get here: no slot, no promise callback, nothing allocated.
+      const slot = this.takeSlot();
+      slot.message = message;
+      this.inFlight++;
+      result.then(slot.settled, slot.rejected);
       return;
     }
     message.done();
   }
 
-  private handlerSettled(): void {
-    const current = this.current;
-    this.current = undefined;
-    current?.done();
-    while (this.current === undefined && this.backlog.length > 0 && !this.closed) {
-      this.dispatch(this.backlog.shift() as Message);
+  private dispatchStream(stream: MessageStream): void {
+    // Counted before the call: the handler may destroy the stream at once.
+    stream.dispatched = true;
+    this.inFlight++;
+    const fn = this.handler.onStream;
+    if (fn === undefined) {
+      stream.destroy();
+      return;
+    }
+    let result: unknown;
+    try {
+      result = fn.call(this.handler, this, stream);
+    } catch (error) {
+      this.handlerFailed(error);
+      stream.destroy();
+      return;
+    }
+    if (isThenable(result)) {
+      // One closure per stream (a stream is a heavy object anyway; plain messages have none).
+      result.then(undefined, (error: unknown) => {
+        this.handlerFailed(error);
+        stream.destroy();
+      });
+    }
+  }
+
+  /** A free slot for an async onMessage call; at most `concurrency` are ever made. */
+  private takeSlot(): HandlerSlot {
+    const free = this.freeSlot;
+    if (free !== undefined) {
+      this.freeSlot = free.next;
+      free.next = undefined;
+      return free;
+    }
+    const slot = new HandlerSlot();
+    slot.settled = () => this.slotSettled(slot);
+    slot.rejected = (error) => {
+      this.handlerFailed(error);
+      this.slotSettled(slot);
+    };
+    this.slots.push(slot);
+    return slot;
+  }
+
+  /** An async onMessage call settled: its message is done, its slot free for the next one. */
+  private slotSettled(slot: HandlerSlot): void {
+    const message = slot.message;
+    slot.message = undefined;
+    message?.done();
+    slot.next = this.freeSlot;
+    this.freeSlot = slot;
+    this.inFlight--;
+    this.pump();
+  }
+
+  /** Queues a message that found no free slot; false (pause parsing) past the backlog bound. */
+  private enqueue(message: Message): boolean {
+    this.backlog.push(message);
+    if (!this.overBacklog()) return true;
+    this.pauseInput(PAUSE_BACKLOG);
+    return false;
+  }
+
+  private overBacklog(): boolean {
+    return (
+      this.backlogBytes > this.maxBacklogBytes || this.backlog.length > this.maxBacklogMessages
+    );
+  }
+
+  /** Starts waiting messages, in order, while slots are free; resumes reading once below half. */
+  private pump(): void {
+    while (this.inFlight < this.concurrency && this.backlog.length > 0 && !this.closed) {
+      const item = this.backlog.shift() as Message | MessageStream;
+      if (item instanceof Message) {
+        this.backlogBytes -= item.length;
+        this.dispatch(item);
+      } else {
+        this.dispatchStream(item);
+      }
+    }
+    if (
+      (this.pauseReasons & PAUSE_BACKLOG) !== 0 &&
+      this.backlogBytes <= this.maxBacklogBytes / 2 &&
+      this.backlog.length <= this.maxBacklogMessages / 2
+    ) {
+      this.releaseSinkPause(PAUSE_BACKLOG);
+    }
+  }
+
+  /** Pauses reading from the stream for `reason` (one of PAUSE_*). */
+  private pauseInput(reason: number): void {
+    this.pauseReasons |= reason;
+    if (!this.inputPaused) {
+      this.inputPaused = true;
+      this.stream.pause();
+    }
+  }
+
+  /**
+   * Clears a reason that paused the core's parser through the sink; once no such reason is left,
+   * parsing goes on (synchronously, and may pause again), then reading if nothing else holds it.
+   */
+  private releaseSinkPause(reason: number): void {
+    if ((this.pauseReasons & reason) === 0) return;
+    this.pauseReasons &= ~reason;
+    if ((this.pauseReasons & SINK_PAUSES) !== 0 || this.closed) return;
+    this.core.resumeSink();
+    this.parserMoved();
+  }
+
+  /** The parser may have resumed: resume reading and handle a pending end when it did. */
+  private parserMoved(): void {
+    if (this.core.paused) return;
+    this.pauseReasons &= ~PAUSE_INFLATE;
+    if (this.pauseReasons === 0 && this.inputPaused && !this.closed) {
+      this.inputPaused = false;
+      this.stream.resume();
+    }
+    if (this.endPending) {
+      this.endPending = false;
+      this.handleEnd();
     }
   }
 

@@ -11,6 +11,9 @@ import { Opcode } from "../protocol/opcodes.js";
  * message is the caller's until it calls {@link release}. After release, {@link data} must not be
  * used (its bytes will be overwritten by later messages); strings from {@link text} and objects
  * from {@link json} stay valid forever, as do copies made with `Buffer.from(message.data)`.
+ * With the `concurrency` option, several async handlers run at once: each message is released
+ * when its own handler's promise settles, whatever the others do. When the connection closes,
+ * the messages of handlers still running are released too (unless retained).
  */
 export class Message {
   /** The message's opcode: 1 for text, 2 for binary. */

@@ -27,8 +27,10 @@ import { Broadcaster, type BroadcastOptions } from "../runtime/broadcaster.js";
 import {
   type BackpressurePolicy,
   Connection,
+  checkReceiveOptions,
   type Handler,
   type PublishOptions,
+  type ReceiveOptions,
 } from "../runtime/connection.js";
 import { Heartbeat } from "../runtime/heartbeat.js";
 import { DeflateMessageCodec } from "../runtime/message-codec.js";
@@ -41,8 +43,12 @@ import { attachStream } from "../transport/stream-transport.js";
 // biome-ignore lint/suspicious/noConfusingVoidType: a handler that returns nothing accepts.
 export type AuthorizeResult<S> = boolean | undefined | void | { readonly session: S };
 
-/** Options of an {@link Upgrader} (and of `createServer`). */
-export interface UpgraderOptions<S = Record<string, unknown>> {
+/**
+ * Options of an {@link Upgrader} (and of `createServer`); the {@link ReceiveOptions}
+ * (`concurrency`, `streamMessages`, `maxStreamSize`, `maxBacklogBytes`, `maxBacklogMessages`)
+ * among them.
+ */
+export interface UpgraderOptions<S = Record<string, unknown>> extends ReceiveOptions {
   /**
    * Decides whether a request may open a connection; sync or async. Return nothing or `true` to
    * accept, `{ session }` to accept with session data, `false` to answer 401; throw (or reject
@@ -185,6 +191,7 @@ export class Upgrader<S = Record<string, unknown>> {
    * @param options - see {@link UpgraderOptions}
    */
   constructor(handler: Handler<S>, options: UpgraderOptions<S> = {}) {
+    checkReceiveOptions(options, handler as Handler<never>);
     this.handler = handler;
     this.options = options;
     this.pool = options.pool ?? new BufferPool(256, 1024 * 1024);
@@ -445,6 +452,11 @@ export class Upgrader<S = Record<string, unknown>> {
       highWaterMark: o.highWaterMark,
       maxBufferedAmount: o.maxBufferedAmount,
       backpressure: o.backpressure,
+      concurrency: o.concurrency,
+      maxBacklogBytes: o.maxBacklogBytes,
+      maxBacklogMessages: o.maxBacklogMessages,
+      streamMessages: o.streamMessages,
+      maxStreamSize: o.maxStreamSize,
       codec,
       protocol,
       extensions,

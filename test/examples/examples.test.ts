@@ -1,6 +1,7 @@
 // Every example runs as a user would run it, so none can rot.
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
+import { createHash } from "node:crypto";
 import { once } from "node:events";
 import { describe, it } from "node:test";
 import WebSocket from "ws";
@@ -108,6 +109,34 @@ describe("examples", () => {
     const [code] = await once(ws, "close");
     assert.equal(code, 1000);
     assert.equal(bytes, 64 * 16 * 1024);
+    await stop(child);
+  });
+
+  it("stream-upload.ts saves a fragmented upload through a stream and reports its hash", async () => {
+    const { child, port } = await run("stream-upload.ts");
+    const ws = new WebSocket(`ws://127.0.0.1:${port}`, { perMessageDeflate: false });
+    const got = collect(ws, 2);
+    await once(ws, "open");
+    const hash = createHash("sha256");
+    const piece = Buffer.alloc(256 * 1024);
+    const pieces = 12; // 3 MiB: over maxMessageSize (1 MiB), fine for a stream
+    for (let i = 0; i < pieces; i++) {
+      piece.fill(i);
+      hash.update(piece);
+      ws.send(piece, { binary: true, fin: i === pieces - 1 });
+    }
+    ws.send("small");
+    // concurrency 2: the small message's answer may overtake the upload's.
+    const answers = (await got).map((m) => JSON.parse(m) as { saved?: boolean });
+    const upload = answers.find((a) => a.saved === true);
+    const small = answers.find((a) => a.saved === undefined);
+    assert.deepEqual(upload, {
+      saved: true,
+      size: pieces * piece.length,
+      sha256: hash.digest("hex"),
+    });
+    assert.deepEqual(small, { small: true, size: 5 });
+    ws.terminate();
     await stop(child);
   });
 });
