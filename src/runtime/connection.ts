@@ -258,6 +258,12 @@ const PAUSE_STREAM = 4;
 /** The reasons that paused the core's parser through the sink. */
 const SINK_PAUSES = PAUSE_BACKLOG | PAUSE_STREAM;
 const EMPTY = Buffer.alloc(0);
+/** The backlog and slot list of a connection that never needed one (shared, never written). */
+const NO_BACKLOG: (Message | MessageStream)[] = Object.freeze([]) as unknown as (
+  | Message
+  | MessageStream
+)[];
+const NO_SLOTS: HandlerSlot[] = Object.freeze([]) as unknown as HandlerSlot[];
 
 function uncorkStream(conn: Connection<never>): void {
   conn.flush();
@@ -357,18 +363,17 @@ export class Connection<S = Record<string, unknown>>
   /** Async handler calls in flight: onMessage promises and message streams not finished. */
   private inFlight = 0;
   /** Messages and streams waiting for a handler slot, in arrival order. */
-  private readonly backlog: (Message | MessageStream)[] = [];
+  private backlog: (Message | MessageStream)[] = NO_BACKLOG;
   /** Payload bytes of the messages in {@link backlog}. */
   private backlogBytes = 0;
   /** Every slot made so far (at most `concurrency`), and the free ones. */
-  private readonly slots: HandlerSlot[] = [];
+  private slots: HandlerSlot[] = NO_SLOTS;
   private freeSlot: HandlerSlot | undefined;
   /** The message stream whose frames are arriving. */
   private receiving: MessageStream | undefined;
   /** Its consumer destroyed it: the rest of its frames are dropped. */
   private discarding = false;
   private readonly onWritten: (error?: Error | null) => void;
-  private readonly onHandlerRejected: (error: unknown) => void;
 
   /** @internal Created by the server or client. */
   constructor(stream: ByteStream, handler: Handler<S>, options: ConnectionOptions) {
@@ -423,7 +428,6 @@ export class Connection<S = Record<string, unknown>>
     });
     // One write callback per connection, none per message.
     this.onWritten = (error) => this.written(error);
-    this.onHandlerRejected = (error) => this.handlerFailed(error);
     this.queue = new WriteQueue(stream, options.pool, this.onWritten);
     this.codec?.attach(this.core, this);
   }
@@ -743,6 +747,7 @@ export class Connection<S = Record<string, unknown>>
       this.dispatchStream(stream);
     } else {
       // Waits in order; its buffer fills meanwhile, then backpressure pauses reading.
+      if (this.backlog === NO_BACKLOG) this.backlog = [];
       this.backlog.push(stream);
     }
   }
@@ -992,7 +997,8 @@ export class Connection<S = Record<string, unknown>>
       slot.message?.done();
       slot.message = undefined;
     }
-    const backlog = this.backlog.splice(0);
+    const backlog = this.backlog;
+    this.backlog = NO_BACKLOG;
     this.backlogBytes = 0;
     for (const item of backlog) {
       // A waiting stream never reaches a handler: destroyed without an error event.
@@ -1037,7 +1043,8 @@ export class Connection<S = Record<string, unknown>>
     if (fn !== undefined) {
       try {
         const r = fn.call(this.handler, this);
-        if (isThenable(r)) r.then(undefined, this.onHandlerRejected);
+        // One closure per connection with an async onOpen, none for the others.
+        if (isThenable(r)) r.then(undefined, (error: unknown) => this.handlerFailed(error));
       } catch (error) {
         this.handlerFailed(error);
       }
@@ -1174,6 +1181,7 @@ export class Connection<S = Record<string, unknown>>
       this.handlerFailed(error);
       this.slotSettled(slot);
     };
+    if (this.slots === NO_SLOTS) this.slots = [];
     this.slots.push(slot);
     return slot;
   }
@@ -1191,6 +1199,7 @@ export class Connection<S = Record<string, unknown>>
 
   /** Queues a message that found no free slot; false (pause parsing) past the backlog bound. */
   private enqueue(message: Message): boolean {
+    if (this.backlog === NO_BACKLOG) this.backlog = [];
     this.backlog.push(message);
     if (!this.overBacklog()) return true;
     this.pauseInput(PAUSE_BACKLOG);
