@@ -496,7 +496,7 @@ export class Connection<S = Record<string, unknown>>
       this.pool.put(buf);
       throw createError("ERR_WS_INVALID_STATE", "a message sent with fin: false is unfinished");
     }
-    if (this.closed || this.pendingClose !== undefined) {
+    if (this.closed || this.pendingClose !== undefined || !this.core.canSend) {
       this.pool.put(buf);
       throw createError("ERR_WS_NOT_OPEN");
     }

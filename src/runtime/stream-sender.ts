@@ -307,10 +307,12 @@ export class StreamSender {
     if (result.done === true) {
       this.sourceEnded = true;
     } else {
+      // undefined: an empty chunk (read on), or a bad one (the stream failed; pump does nothing).
       const bytes = this.accept(result.value);
-      if (bytes === undefined) return;
-      this.chunk = bytes;
-      this.chunkOff = 0;
+      if (bytes !== undefined) {
+        this.chunk = bytes;
+        this.chunkOff = 0;
+      }
     }
     this.pump();
   }
@@ -339,7 +341,8 @@ export class StreamSender {
       const frag = this.fragment as ByteBuffer;
       const chunk = this.chunk;
       if (chunk !== undefined) {
-        if (frag.len === this.fragmentSize) {
+        const filled = frag.len - MAX_HEADER_SIZE;
+        if (filled === this.fragmentSize) {
           // Full, and more bytes follow: it is not the last frame.
           if (!this.host.streamWritable()) {
             this.waiting = true;
@@ -349,7 +352,7 @@ export class StreamSender {
           continue;
         }
         const off = this.chunkOff;
-        const n = Math.min(chunk.byteLength - off, this.fragmentSize - frag.len);
+        const n = Math.min(chunk.byteLength - off, this.fragmentSize - filled);
         frag.write(n === chunk.byteLength ? chunk : chunk.subarray(off, off + n));
         this.chunkOff = off + n;
         if (this.chunkOff === chunk.byteLength) this.chunk = undefined;
@@ -401,6 +404,8 @@ export class StreamSender {
   private emit(fin: boolean): void {
     const buf = this.fragment as ByteBuffer;
     this.fragment = undefined;
+    // The payload starts after the header room (see newFragment).
+    buf.off += MAX_HEADER_SIZE;
     try {
       this.host.streamFrame(this.opcode, buf, fin, this.framesSent === 0);
     } catch (error) {
@@ -425,9 +430,10 @@ export class StreamSender {
 
   private newFragment(): ByteBuffer {
     const buf = this.pool.get(MAX_HEADER_SIZE + this.fragmentSize);
-    // Room for the header in front; the core writes it there (right-aligned) when sending.
+    // Room for the header in front, counted as unread bytes while the payload is appended (an
+    // empty buffer would rewind on the first write); emit() skips it, and the core writes the
+    // header there, right-aligned, when sending.
     buf.extend(MAX_HEADER_SIZE);
-    buf.off += MAX_HEADER_SIZE;
     return buf;
   }
 
