@@ -482,12 +482,11 @@ export class Connection<S = Record<string, unknown>>
 
   /** @internal StreamHost: may the stream hand over its next frame? */
   streamWritable(): boolean {
-    // Held sends are not counted: they wait for this stream, which must not wait for them.
-    return (
-      !this.closed &&
-      this.codec?.busy !== true &&
-      this.queue.bytes + (this.codec?.pendingBytes ?? 0) < this.highWaterMark
-    );
+    // Held sends are not counted: they wait for this stream, which must not wait for them. An
+    // empty queue is always writable (a high-water mark of 0 must not stall the stream).
+    if (this.closed || this.codec?.busy === true) return false;
+    const queued = this.queue.bytes + (this.codec?.pendingBytes ?? 0);
+    return queued === 0 || queued < this.highWaterMark;
   }
 
   /** @internal StreamHost: the next frame of the stream message; takes `buf`. */

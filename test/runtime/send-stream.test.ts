@@ -460,6 +460,22 @@ describe("sendStream: tidews server to a ws client", () => {
     await until(() => conn.bufferedAmount === 0);
   });
 
+  it("works with a high-water mark of 0, and refuses to start inside a fin: false message", async () => {
+    const { url, next } = await start({ highWaterMark: 0 });
+    const client = await wsClient(url);
+    const conn = await next();
+    const { state, source } = generated(2 * 1024 * 1024);
+    await conn.sendStream(source, { fragmentSize: 10_000 });
+    assert.equal(sha((await client.nextMessage()).data), state.hash.digest("hex"));
+    conn.send("part one, ", { fin: false });
+    await rejects(conn.sendStream(Readable.from([Buffer.from("x")])), "ERR_WS_INVALID_STATE");
+    conn.send("part two");
+    assert.equal((await client.nextMessage()).data.toString(), "part one, part two");
+    await rejects(conn.sendStream(42 as never), "ERR_INVALID_ARGUMENT");
+    await rejects(conn.sendStream(Readable.from([]), { fragmentSize: 0 }), "ERR_INVALID_ARGUMENT");
+    assert.equal(conn.readyState, 1);
+  });
+
   it("with permessage-deflate: the stream goes uncompressed between compressed messages", async () => {
     const { url, next } = await start({ perMessageDeflate: true });
     const client = await wsClient(url, { perMessageDeflate: true });
