@@ -561,10 +561,11 @@ export class Connection<S = Record<string, unknown>>
 
   /** The stream message is complete: sends what was held back, up to the next stream. */
   private replayHeld(): void {
-    const held = this.held;
-    while (this.activeStream === undefined && this.heldHead < held.length) {
-      const entry = held[this.heldHead] as HeldSend;
-      held[this.heldHead] = undefined as unknown as HeldSend;
+    // `this.held` is read on every turn: a send below may fail the connection, and stopStreams
+    // empty the queue, while this loop runs.
+    while (this.activeStream === undefined && this.heldHead < this.held.length) {
+      const entry = this.held[this.heldHead] as HeldSend;
+      this.held[this.heldHead] = undefined as unknown as HeldSend;
       this.heldHead++;
       this.heldBytes -= entry.size;
       if (entry.stream !== undefined) {
@@ -588,8 +589,8 @@ export class Connection<S = Record<string, unknown>>
       }
       this.pool.put(payload);
     }
-    if (this.heldHead === held.length) {
-      held.length = 0;
+    if (this.heldHead === this.held.length) {
+      this.held.length = 0;
       this.heldHead = 0;
     }
   }
@@ -602,14 +603,13 @@ export class Connection<S = Record<string, unknown>>
     const active = this.activeStream;
     if (active === undefined && this.heldHead === this.held.length) return;
     this.activeStream = undefined;
-    const held = this.held;
-    const from = this.heldHead;
-    this.held = [];
+    // Detached first: failing a queued stream calls back into streamFinished.
+    const held = this.held.slice(this.heldHead);
+    this.held.length = 0;
     this.heldHead = 0;
     this.heldBytes = 0;
     active?.fail(error);
-    for (let i = from; i < held.length; i++) {
-      const entry = held[i] as HeldSend;
+    for (const entry of held) {
       if (entry.payload !== undefined) this.pool.put(entry.payload);
       entry.shared?.unref();
       entry.stream?.fail(error);
