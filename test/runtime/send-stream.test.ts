@@ -385,8 +385,10 @@ describe("sendStream: tidews server to a ws client", () => {
     assert.equal(client.messages.length, 0);
   });
 
-  it("close() during a stream rejects it, destroys the source, and closes cleanly", async () => {
-    const { url, next } = await start();
+  it("close() during a stream rejects it, destroys the source, closes cleanly, releases buffers", async () => {
+    const { url, next, server } = await start();
+    const outstanding = () => server.pool.stats().gets - server.pool.stats().puts;
+    const baseline = outstanding();
     const client = await wsClient(url);
     const conn = await next();
     let pulled = 0;
@@ -406,10 +408,14 @@ describe("sendStream: tidews server to a ws client", () => {
     assert.equal(code, 1000);
     assert.equal(reason.toString(), "bye");
     assert.equal(client.messages.length, 0);
+    await until(() => server.connections.size === 0);
+    assert.equal(outstanding(), baseline, "every pooled buffer went back");
   });
 
-  it("the peer going away during a stream rejects it and destroys the source", async () => {
-    const { url, next } = await start();
+  it("the peer going away during a stream rejects it, destroys the source, releases buffers", async () => {
+    const { url, next, server } = await start();
+    const outstanding = () => server.pool.stats().gets - server.pool.stats().puts;
+    const baseline = outstanding();
     const client = await wsClient(url);
     const conn = await next();
     let pulled = 0;
@@ -427,6 +433,26 @@ describe("sendStream: tidews server to a ws client", () => {
     await rejects(queued, "ERR_WS_STREAM_CLOSED");
     assert.equal(source.destroyed, true);
     await rejects(conn.sendStream(Readable.from([])), "ERR_WS_NOT_OPEN");
+    await until(() => server.connections.size === 0);
+    assert.equal(outstanding(), baseline, "every pooled buffer went back");
+  });
+
+  it("held messages count towards maxBufferedAmount: the close policy ends the stream", async () => {
+    const { url, next } = await start({ maxBufferedAmount: 512 * 1024 });
+    const client = await wsClient(url);
+    const conn = await next();
+    const socket = (client.ws as unknown as { _socket: import("node:net").Socket })._socket;
+    socket.pause();
+    const { state, source } = generated(256 * 1024 * 1024);
+    const p = conn.sendStream(source);
+    await until(() => state.pulls >= 2);
+    conn.send(Buffer.alloc(256 * 1024));
+    assert.equal(conn.send(Buffer.alloc(300 * 1024)), false, "refused past maxBufferedAmount");
+    await rejects(p, "ERR_WS_STREAM_CLOSED");
+    socket.resume();
+    const [code] = await client.closed;
+    assert.equal(code, 1008);
+    assert.equal(client.messages.length, 0);
   });
 
   it("holds sends, writev, broadcasts and a second stream back until the stream ends, in order", async () => {
