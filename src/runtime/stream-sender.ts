@@ -87,6 +87,7 @@ interface ReadableLike {
   resume(): unknown;
   destroy?(error?: Error): unknown;
   readonly readableEnded?: boolean;
+  readonly destroyed?: boolean;
 }
 
 function isReadable(source: unknown): source is ReadableLike {
@@ -234,6 +235,11 @@ export class StreamSender {
       if (this.readable.readableEnded === true) {
         this.sourceEnded = true;
         this.pump();
+        return;
+      }
+      if (this.readable.destroyed === true) {
+        // Its 'close' is gone already: nothing would ever arrive.
+        this.fail(createError("ERR_WS_STREAM_SOURCE", "the Readable was destroyed before its end"));
         return;
       }
       // The 'data' listener switches the Readable to flowing mode; it is paused whenever the

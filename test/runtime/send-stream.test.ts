@@ -350,6 +350,10 @@ describe("sendStream: tidews server to a ws client", () => {
     const e1 = await rejects(conn.sendStream(early), "ERR_WS_STREAM_SOURCE");
     assert.equal((e1 as { cause?: unknown }).cause, boom);
     assert.equal(conn.readyState, 1, "nothing was sent: still open");
+    const gone = new Readable({ read() {} });
+    gone.destroy();
+    await once(gone, "close");
+    await rejects(conn.sendStream(gone), "ERR_WS_STREAM_SOURCE");
     let n = 0;
     const late = new Readable({
       read() {
