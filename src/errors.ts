@@ -208,6 +208,28 @@ export const ERROR_CODES = {
   },
   ERR_WS_NOT_OPEN: { family: "usage", message: "the connection is not open" },
   ERR_WS_INVALID_STATE: { family: "usage", message: "operation not allowed in this state" },
+  // --- Stream messages (Connection.sendStream) ------------------------------------------------
+  // A stream message cut short can only be ended by closing the connection (RFC 6455 section
+  // 5.4): these map to 1011, the close code used when frames of the message were already sent.
+  ERR_WS_STREAM_ABORTED: {
+    family: "usage",
+    closeCode: INTERNAL_ERROR,
+    message: "the stream message was aborted by its signal",
+  },
+  ERR_WS_STREAM_SOURCE: {
+    family: "internal",
+    closeCode: INTERNAL_ERROR,
+    message: "the source of the stream message failed",
+  },
+  ERR_WS_STREAM_INVALID_UTF8: {
+    family: "usage",
+    closeCode: INTERNAL_ERROR,
+    message: "the text stream message is not valid UTF-8",
+  },
+  ERR_WS_STREAM_CLOSED: {
+    family: "usage",
+    message: "the connection closed before the stream message was sent",
+  },
 
   // --- Internal ------------------------------------------------------------------------------------
   ERR_WS_INTERNAL: { family: "internal", closeCode: INTERNAL_ERROR, message: "internal error" },

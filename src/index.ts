@@ -33,6 +33,12 @@ export { channels as diagnosticsChannels } from "./runtime/diagnostics.js";
 export { Message } from "./runtime/message.js";
 export { MessageStream } from "./runtime/message-stream.js";
 export type { ConnectionStatsSnapshot } from "./runtime/stats.js";
+export {
+  DEFAULT_STREAM_FRAGMENT_SIZE,
+  type SendStreamOptions,
+  type StreamChunk,
+  type StreamSource,
+} from "./runtime/stream-sender.js";
 export { TopicRegistry, type TopicRegistryOptions, type TopicStats } from "./runtime/topics.js";
 export { createServer, Server, type ServerOptions } from "./server/server.js";
 export {

@@ -542,8 +542,8 @@ export class ProtocolConnection implements FrameSink {
   sendBuffer(opcode: number, buf: ByteBuffer, fin = true, rsv1 = false): void {
     if (this.closeSent || this.state !== ReadyState.Open || buf.off < MAX_HEADER_SIZE) {
       this.pool.put(buf);
-      if (buf.off < MAX_HEADER_SIZE) throw createError("ERR_OUT_OF_RANGE", "no headroom");
-      throw createError("ERR_WS_NOT_OPEN");
+      if (!this.canSend) throw createError("ERR_WS_NOT_OPEN");
+      throw createError("ERR_OUT_OF_RANGE", "no headroom");
     }
     const first = !this.sendingFragmented;
     const payloadAt = buf.off;

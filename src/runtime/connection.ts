@@ -1,4 +1,5 @@
 import { isUtf8 } from "node:buffer";
+import { createReadStream } from "node:fs";
 import type { ByteBuffer } from "../buffer/byte-buffer.js";
 import type { Pool } from "../buffer/pool.js";
 import { createError, isTidewsError, type TidewsError } from "../errors.js";
@@ -21,6 +22,13 @@ import type { MessageCodec } from "./message-codec.js";
 import { MessageStream, type MessageStreamHost } from "./message-stream.js";
 import type { SharedFrame } from "./shared-frame.js";
 import type { ConnectionStats } from "./stats.js";
+import {
+  DEFAULT_STREAM_FRAGMENT_SIZE,
+  type SendStreamOptions,
+  type StreamHost,
+  StreamSender,
+  type StreamSource,
+} from "./stream-sender.js";
 import { WriteQueue } from "./write-queue.js";
 
 /** The byte stream a connection writes to: a `net.Socket`, a `tls.TLSSocket` or any Duplex. */
@@ -264,6 +272,7 @@ const NO_BACKLOG: (Message | MessageStream)[] = Object.freeze([]) as unknown as 
   | MessageStream
 )[];
 const NO_SLOTS: HandlerSlot[] = Object.freeze([]) as unknown as HandlerSlot[];
+const NO_HELD: HeldSend[] = Object.freeze([]) as unknown as HeldSend[];
 
 function uncorkStream(conn: Connection<never>): void {
   conn.flush();
@@ -298,12 +307,33 @@ class HandlerSlot {
 function noop(): void {}
 
 /**
+ * A send held back while a stream message is on the wire (RFC 6455 section 5.4: the fragments of
+ * one message must not be interleaved with another): a copied message, a shared frame, or a
+ * queued stream. Sent in order right after the stream's last frame.
+ */
+class HeldSend {
+  constructor(
+    readonly opcode: number,
+    readonly fin: boolean,
+    readonly options: SendOptions | undefined,
+    /** The copied payload (owned), for a message. */
+    public payload: ByteBuffer | undefined,
+    /** One reference of a shared frame, for a broadcast. */
+    public shared: SharedFrame | undefined,
+    /** A stream waiting for its turn. */
+    readonly stream: StreamSender | undefined,
+    /** Bytes counted in `bufferedAmount`. */
+    readonly size: number,
+  ) {}
+}
+
+/**
  * One WebSocket connection over a byte stream: the protocol core plus the I/O-neutral logic every
  * transport shares (write batching and queueing, backpressure, handler dispatch, close timer,
  * heartbeat). The transport feeds it through the `handle*` methods.
  */
 export class Connection<S = Record<string, unknown>>
-  implements ProtocolSink, HeartbeatMember, MessageStreamHost
+  implements ProtocolSink, HeartbeatMember, MessageStreamHost, StreamHost
 {
   /** The session data; `{}` is created on first read when `authorize` gave none. */
   private sessionData: S | undefined;
@@ -374,6 +404,13 @@ export class Connection<S = Record<string, unknown>>
   /** Its consumer destroyed it: the rest of its frames are dropped. */
   private discarding = false;
   private readonly onWritten: (error?: Error | null) => void;
+  /** The stream message on the wire, if any (see {@link sendStream}). */
+  private activeStream: StreamSender | undefined;
+  /** Sends held back while {@link activeStream} runs, in order, from {@link heldHead}. */
+  private held: HeldSend[] = NO_HELD;
+  private heldHead = 0;
+  /** Bytes of held messages and frames (part of {@link bufferedAmount}). */
+  private heldBytes = 0;
 
   /** @internal Created by the server or client. */
   constructor(stream: ByteStream, handler: Handler<S>, options: ConnectionOptions) {
@@ -451,7 +488,7 @@ export class Connection<S = Record<string, unknown>>
 
   /** Bytes queued for the peer: in the library and in the stream, not yet flushed. */
   get bufferedAmount(): number {
-    return this.queue.bytes + (this.codec?.pendingBytes ?? 0);
+    return this.queue.bytes + (this.codec?.pendingBytes ?? 0) + this.heldBytes;
   }
 
   /** True when permessage-deflate was negotiated. */
@@ -488,6 +525,21 @@ export class Connection<S = Record<string, unknown>>
       payload = data instanceof Uint8Array ? data : new Uint8Array(data);
     }
     if (!this.admit(payload)) return false;
+    if (this.activeStream !== undefined) this.holdMessage(opcode, payload, fin, options);
+    else this.sendNow(opcode, payload, fin, options);
+    if (fin && this.stats !== undefined) {
+      this.stats.messagesOut++;
+      this.stats.bytesOut += byteLengthOf(payload);
+    }
+    return this.underHighWaterMark();
+  }
+
+  private sendNow(
+    opcode: number,
+    payload: string | Uint8Array,
+    fin: boolean,
+    options: SendOptions | undefined,
+  ): void {
     const codec = this.codec;
     const fragmentSize = options?.fragmentSize;
     if (fragmentSize !== undefined && fin && !codec?.busy && !this.core.sendingFragments) {
@@ -503,11 +555,6 @@ export class Connection<S = Record<string, unknown>>
     } else {
       this.core.send(opcode, payload, fin, false);
     }
-    if (fin && this.stats !== undefined) {
-      this.stats.messagesOut++;
-      this.stats.bytesOut += byteLengthOf(payload);
-    }
-    return this.underHighWaterMark();
   }
 
   /**
@@ -531,6 +578,7 @@ export class Connection<S = Record<string, unknown>>
       (options?.fin ?? true) &&
       options?.fragmentSize === undefined &&
       !this.core.sendingFragments &&
+      this.activeStream === undefined &&
       (codec === undefined ||
         (!codec.busy && !codec.shouldCompress(buf.bytes(), options?.compress, true)));
     if (!inPlace) {
@@ -574,7 +622,11 @@ export class Connection<S = Record<string, unknown>>
     for (const p of parts) size += p.byteLength;
     if (!this.admitSize(size)) return false;
     const codec = this.codec;
-    if (codec?.busy) {
+    if (this.activeStream !== undefined) {
+      const copy = this.pool.get(size);
+      for (const p of parts) copy.write(p);
+      this.pushHeld(new HeldSend(opcode, fin, undefined, copy, undefined, undefined, size));
+    } else if (codec?.busy) {
       if (parts.length === 0) codec.enqueuePlain(opcode, EMPTY, fin);
       for (let i = 0; i < parts.length; i++) {
         codec.enqueuePlain(opcode, parts[i] as Uint8Array, fin && i === parts.length - 1);
@@ -587,6 +639,205 @@ export class Connection<S = Record<string, unknown>>
       this.stats.bytesOut += size;
     }
     return this.underHighWaterMark();
+  }
+
+  /**
+   * Sends ONE message whose payload is read from `source` (a Node Readable, or any async
+   * iterable of `Uint8Array` / string chunks), in frames of at most `options.fragmentSize`
+   * bytes (RFC 6455 section 5.4: the first frame carries the opcode, continuation frames follow,
+   * the last has FIN set). Memory stays constant: the source is read only while
+   * {@link bufferedAmount} is under the high-water mark, and one pooled fragment buffer is
+   * filled at a time.
+   *
+   * While the message is on the wire, other messages (`send`, `writev`, broadcasts, another
+   * `sendStream`) are held back whole, in order, and go out right after its last frame; they
+   * count towards `bufferedAmount` and the `maxBufferedAmount` policy. Pings, pongs and the
+   * close frame may go between its fragments. Stream messages are never compressed (RFC 7692
+   * lets any message go uncompressed). A stream cannot start while a message sent with
+   * `fin: false` is unfinished (`ERR_WS_INVALID_STATE`).
+   *
+   * Once a frame of it was sent, a failure (source error, invalid text, abort) closes the
+   * connection with 1011: a half-sent message can only be ended by closing. `close()` during the
+   * stream abandons it (the close frame follows the fragments already queued).
+   *
+   * @returns a promise that resolves when the last frame was queued for the wire, or rejects
+   *   with `ERR_WS_STREAM_SOURCE` (the source failed; `cause` is its error),
+   *   `ERR_WS_STREAM_INVALID_UTF8`, `ERR_WS_STREAM_ABORTED`, `ERR_WS_STREAM_CLOSED` (the
+   *   connection closed or `close()` was called first), `ERR_WS_NOT_OPEN`,
+   *   `ERR_WS_INVALID_STATE` or `ERR_INVALID_ARGUMENT`. On rejection the source is destroyed
+   *   (a Readable) or its iterator returned.
+   */
+  sendStream(source: StreamSource, options?: SendStreamOptions): Promise<void> {
+    let sender: StreamSender;
+    try {
+      sender = new StreamSender(this, this.pool, source, options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (sender.done) return sender.promise; // aborted already
+    if (!this.core.canSend || this.closed || this.pendingClose !== undefined) {
+      sender.fail(createError("ERR_WS_NOT_OPEN"));
+    } else if (this.activeStream !== undefined) {
+      this.pushHeld(new HeldSend(0, true, undefined, undefined, undefined, sender, 0));
+    } else {
+      this.startStream(sender);
+    }
+    return sender.promise;
+  }
+
+  /**
+   * Sends the file at `path` as ONE message (binary unless `options.binary` is false), read with
+   * `fs.createReadStream` in chunks of `fragmentSize`: {@link sendStream} over the file. A file
+   * that cannot be opened rejects with `ERR_WS_STREAM_SOURCE` before anything is sent.
+   */
+  sendFile(path: string, options?: SendStreamOptions): Promise<void> {
+    const fragmentSize = options?.fragmentSize ?? DEFAULT_STREAM_FRAGMENT_SIZE;
+    if (!Number.isInteger(fragmentSize) || fragmentSize < 1) {
+      return Promise.reject(
+        createError("ERR_INVALID_ARGUMENT", `fragmentSize must be >= 1, got ${fragmentSize}`),
+      );
+    }
+    if (!this.core.canSend || this.closed || this.pendingClose !== undefined) {
+      return Promise.reject(createError("ERR_WS_NOT_OPEN"));
+    }
+    return this.sendStream(createReadStream(path, { highWaterMark: fragmentSize }), options);
+  }
+
+  /** @internal StreamHost: may the stream hand over its next frame? */
+  streamWritable(): boolean {
+    // Held sends are not counted: they wait for this stream, which must not wait for them. An
+    // empty queue is always writable (a high-water mark of 0 must not stall the stream).
+    if (this.closed || this.codec?.busy === true) return false;
+    const queued = this.queue.bytes + (this.codec?.pendingBytes ?? 0);
+    return queued === 0 || queued < this.highWaterMark;
+  }
+
+  /** @internal StreamHost: the next frame of the stream message; takes `buf`. */
+  streamFrame(opcode: number, buf: ByteBuffer, fin: boolean, first: boolean): void {
+    if (first && this.core.sendingFragments) {
+      this.pool.put(buf);
+      throw createError("ERR_WS_INVALID_STATE", "a message sent with fin: false is unfinished");
+    }
+    if (this.closed || this.pendingClose !== undefined || !this.core.canSend) {
+      this.pool.put(buf);
+      throw createError("ERR_WS_NOT_OPEN");
+    }
+    const size = buf.len;
+    this.core.sendBuffer(opcode, buf, fin, false);
+    if (this.stats !== undefined) {
+      this.stats.bytesOut += size;
+      if (fin) this.stats.messagesOut++;
+    }
+  }
+
+  /** @internal StreamHost: a stream finished or failed. */
+  streamFinished(sender: StreamSender, error: TidewsError | undefined, midMessage: boolean): void {
+    if (sender !== this.activeStream) {
+      // A queued stream failed (aborted) before its turn: forget it.
+      for (let i = this.heldHead; i < this.held.length; i++) {
+        if (this.held[i]?.stream === sender) {
+          this.held.splice(i, 1);
+          break;
+        }
+      }
+      return;
+    }
+    this.activeStream = undefined;
+    if (error !== undefined && midMessage) {
+      // RFC 6455 section 5.4: a fragmented message ends with a FIN frame and nothing else may
+      // come between its fragments but control frames. A message that cannot be completed
+      // leaves one way out: closing the connection (1011), and nothing held can follow it.
+      this.closeInfoError ??= error;
+      this.stopStreams(createError("ERR_WS_STREAM_CLOSED", "an earlier stream message failed"));
+      if (this.core.canSend && !this.closed) this.close(CloseCode.Internal, "");
+      return;
+    }
+    this.replayHeld();
+  }
+
+  private startStream(sender: StreamSender): void {
+    this.activeStream = sender;
+    sender.start();
+  }
+
+  private holdMessage(
+    opcode: number,
+    payload: string | Uint8Array,
+    fin: boolean,
+    options: SendOptions | undefined,
+  ): void {
+    const size = byteLengthOf(payload);
+    const copy = this.pool.get(size);
+    if (typeof payload === "string") copy.writeString(payload);
+    else copy.write(payload);
+    const kept =
+      options === undefined
+        ? undefined
+        : { compress: options.compress, fragmentSize: options.fragmentSize };
+    this.pushHeld(new HeldSend(opcode, fin, kept, copy, undefined, undefined, size));
+  }
+
+  private pushHeld(entry: HeldSend): void {
+    if (this.held === NO_HELD) this.held = [];
+    this.held.push(entry);
+    this.heldBytes += entry.size;
+  }
+
+  /** The stream message is complete: sends what was held back, up to the next stream. */
+  private replayHeld(): void {
+    // `this.held` is read on every turn: a send below may fail the connection, and stopStreams
+    // empty the queue, while this loop runs.
+    while (this.activeStream === undefined && this.heldHead < this.held.length) {
+      const entry = this.held[this.heldHead] as HeldSend;
+      this.held[this.heldHead] = undefined as unknown as HeldSend;
+      this.heldHead++;
+      this.heldBytes -= entry.size;
+      if (entry.stream !== undefined) {
+        if (entry.stream.done) continue;
+        if (!this.core.canSend || this.closed)
+          entry.stream.fail(createError("ERR_WS_STREAM_CLOSED"));
+        else this.startStream(entry.stream);
+        continue;
+      }
+      const shared = entry.shared;
+      if (shared !== undefined) {
+        entry.shared = undefined;
+        if (this.codec?.busy) this.codec.enqueueShared(shared);
+        else this.writeShared(shared);
+        continue;
+      }
+      const payload = entry.payload as ByteBuffer;
+      entry.payload = undefined;
+      if (this.core.canSend && !this.closed) {
+        this.sendNow(entry.opcode, payload.bytes(), entry.fin, entry.options);
+      }
+      this.pool.put(payload);
+    }
+    if (this.heldHead === this.held.length) {
+      this.held = NO_HELD;
+      this.heldHead = 0;
+    }
+  }
+
+  /**
+   * Abandons the stream message in progress and every held send (the connection is closing):
+   * rejects the streams with `error`, releases held payloads and frame references.
+   */
+  private stopStreams(error: TidewsError): void {
+    const active = this.activeStream;
+    if (active === undefined && this.heldHead === this.held.length) return;
+    this.activeStream = undefined;
+    // Detached first: failing a queued stream calls back into streamFinished.
+    const held = this.held.slice(this.heldHead);
+    this.held = NO_HELD;
+    this.heldHead = 0;
+    this.heldBytes = 0;
+    active?.fail(error);
+    for (const entry of held) {
+      if (entry.payload !== undefined) this.pool.put(entry.payload);
+      entry.shared?.unref();
+      entry.stream?.fail(error);
+    }
   }
 
   // --- Pub/sub --------------------------------------------------------------------------------
@@ -648,6 +899,15 @@ export class Connection<S = Record<string, unknown>>
    */
   close(code: number = CloseCode.Normal, reason = ""): void {
     if (this.closed || this.pendingClose !== undefined) return;
+    if (this.core.canSend) {
+      closePayloadLength(reason);
+      if (!isValidCloseCode(code)) {
+        throw createError("ERR_INVALID_ARGUMENT", `close code ${code} may not be sent`);
+      }
+    }
+    // A stream message in progress is abandoned: the close frame may follow its fragments
+    // (RFC 6455 section 5.4 lets control frames sit between them), and ends the message.
+    this.stopStreams(createError("ERR_WS_STREAM_CLOSED", "close() was called"));
     if (this.codec?.busy === true && this.core.canSend) {
       // Messages are still being compressed: the close frame must follow them (RFC 6455
       // section 5.5.1). Check the arguments now, send when the codec's queue is empty.
@@ -671,6 +931,7 @@ export class Connection<S = Record<string, unknown>>
 
   /** @internal The codec's queue is empty: a close that waited for it goes out now. */
   codecIdle(): void {
+    this.activeStream?.writable();
     const pending = this.pendingClose;
     if (pending === undefined || this.closed) return;
     this.pendingClose = undefined;
@@ -691,10 +952,15 @@ export class Connection<S = Record<string, unknown>>
    * @returns false when not queued (closing, or refused by the backpressure policy)
    */
   sendShared(frame: SharedFrame, payloadSize: number): boolean {
-    if (!this.core.canSend || this.core.sendingFragments || this.role !== "server") return false;
+    if (!this.core.canSend || this.role !== "server") return false;
+    // A stream message holds the frame back until its last fragment; a fragmented message sent
+    // with `fin: false` cannot be waited for, so the frame is not queued then.
+    if (this.activeStream === undefined && this.core.sendingFragments) return false;
     if (!this.admitSize(payloadSize)) return false;
     frame.ref();
-    if (this.codec?.busy) this.codec.enqueueShared(frame);
+    if (this.activeStream !== undefined) {
+      this.pushHeld(new HeldSend(0, true, undefined, undefined, frame, undefined, frame.len));
+    } else if (this.codec?.busy) this.codec.enqueueShared(frame);
     else this.writeShared(frame);
     if (this.stats !== undefined) {
       this.stats.messagesOut++;
@@ -882,6 +1148,7 @@ export class Connection<S = Record<string, unknown>>
 
   /** @internal */
   onEnd(): void {
+    this.stopStreams(createError("ERR_WS_STREAM_CLOSED"));
     if (this.streamEnded) return;
     if (this.role === "server") {
       // RFC 6455 section 7.1.1: the server closes the TCP connection first. Frames still waiting
@@ -986,6 +1253,7 @@ export class Connection<S = Record<string, unknown>>
     this.closed = true;
     if (this.core.state !== ReadyState.Closed) this.core.abort();
     if (this.closeTimer !== undefined) clearTimeout(this.closeTimer);
+    this.stopStreams(createError("ERR_WS_STREAM_CLOSED"));
     this.codec?.close();
     this.queue.clear();
     if (this.deferredPong !== undefined) {
@@ -1094,6 +1362,7 @@ export class Connection<S = Record<string, unknown>>
     }
     // "close": 1008, and the close timer destroys the stream if the close frame cannot get out.
     if (this.core.canSend) {
+      this.stopStreams(createError("ERR_WS_STREAM_CLOSED", "maxBufferedAmount"));
       this.core.close(CloseCode.Policy, "");
       this.armCloseTimer();
       if (this.closeInfoError === undefined)
@@ -1295,6 +1564,7 @@ export class Connection<S = Record<string, unknown>>
   }
 
   private maybeDrain(): void {
+    this.activeStream?.writable();
     if (!this.needDrain || this.bufferedAmount >= this.highWaterMark) return;
     this.needDrain = false;
     const fn = this.handler.onDrain;

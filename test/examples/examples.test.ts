@@ -99,6 +99,34 @@ describe("examples", () => {
     await stop(child);
   });
 
+  it("send-file.ts sends a file as one message to a ws client and to its own client mode", async () => {
+    const { child, port } = await run("send-file.ts");
+    const ws = new WebSocket(`ws://127.0.0.1:${port}`, { perMessageDeflate: false });
+    const got: { data: Buffer; isBinary: boolean }[] = [];
+    ws.on("message", (data: Buffer, isBinary: boolean) => got.push({ data, isBinary }));
+    const [code] = await once(ws, "close");
+    assert.equal(code, 1000);
+    assert.equal(got.length, 2);
+    const header = JSON.parse(got[0]?.data.toString() ?? "") as { size: number; sha256: string };
+    const file = got[1] as { data: Buffer; isBinary: boolean };
+    assert.equal(file.isBinary, true);
+    assert.equal(file.data.length, header.size);
+    assert.equal(createHash("sha256").update(file.data).digest("hex"), header.sha256);
+    const client = spawn(
+      process.execPath,
+      ["--import", "tsx", "examples/send-file.ts", "client", `ws://127.0.0.1:${port}`],
+      { cwd: root, stdio: ["ignore", "pipe", "inherit"] },
+    );
+    let out = "";
+    client.stdout.on("data", (c: Buffer) => {
+      out += c.toString();
+    });
+    const [clientCode] = await once(client, "exit");
+    assert.equal(clientCode, 0);
+    assert.match(out, /^verified sample\.bin: 8388608 bytes$/m);
+    await stop(child);
+  });
+
   it("backpressure.ts streams all chunks to a reader, then closes with 1000", async () => {
     const { child, port } = await run("backpressure.ts");
     const ws = new WebSocket(`ws://127.0.0.1:${port}`);

@@ -407,3 +407,40 @@ describe("ProtocolConnection (client role)", () => {
     assert.throws(() => new ProtocolConnection(sink, { role: "client", pool }));
   });
 });
+
+describe("ProtocolConnection.sendBuffer refusals", () => {
+  it("says NOT_OPEN after close, OUT_OF_RANGE without headroom, and takes the buffer either way", () => {
+    const pool = new BufferPool(64, 1 << 16);
+    const outputs: ByteBuffer[] = [];
+    const sink = {
+      onMessage() {},
+      onCompressedMessage() {},
+      onPing() {},
+      onPong() {},
+      onOutput(f: ByteBuffer) {
+        outputs.push(f);
+      },
+      onPeerClose() {},
+      onEnd() {},
+    };
+    const core = new ProtocolConnection(sink, { role: "server", pool });
+    const flat = pool.get(64);
+    flat.writeString("no room in front");
+    assert.throws(
+      () => core.sendBuffer(2, flat),
+      (e: unknown) => (e as { code?: string }).code === "ERR_OUT_OF_RANGE",
+    );
+    core.close(1000, "");
+    const roomy = pool.get(64);
+    roomy.off = 14;
+    roomy.end = 14;
+    roomy.writeString("late");
+    assert.throws(
+      () => core.sendBuffer(2, roomy),
+      (e: unknown) => (e as { code?: string }).code === "ERR_WS_NOT_OPEN",
+    );
+    for (const f of outputs) pool.put(f);
+    const st = pool.stats();
+    assert.equal(st.gets, st.puts, "both refused buffers went back to the pool");
+  });
+});
