@@ -315,6 +315,38 @@ export function createError(code: ErrorCode, detail?: string): TidewsError {
 }
 
 /**
+ * Wraps an error of the byte stream under it (a socket reset, a TLS failure) as a tidews error,
+ * without capturing a stack trace of its own: the stack would only show the event loop, and a
+ * server that sees thousands of peers reset pays for each capture. The original error is the
+ * `cause`, with its own stack.
+ *
+ * @param code - the stable error code
+ * @param cause - the stream's error
+ */
+export function createStreamError(code: ErrorCode, cause: Error): TidewsError {
+  let limit: number | undefined;
+  try {
+    limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+  } catch {
+    limit = undefined; // not writable here (frozen intrinsics): keep the stack
+  }
+  let error: TidewsError;
+  try {
+    error = createError(code, cause.message);
+  } finally {
+    if (limit !== undefined) Error.stackTraceLimit = limit;
+  }
+  Object.defineProperty(error, "cause", {
+    value: cause,
+    writable: true,
+    enumerable: false,
+    configurable: true,
+  });
+  return error;
+}
+
+/**
  * Creates a handshake error with the HTTP status (and headers) to answer with or that was seen.
  *
  * @param code - the stable error code

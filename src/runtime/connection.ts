@@ -2,7 +2,7 @@ import { isUtf8 } from "node:buffer";
 import { createReadStream } from "node:fs";
 import type { ByteBuffer } from "../buffer/byte-buffer.js";
 import type { Pool } from "../buffer/pool.js";
-import { createError, isTidewsError, type TidewsError } from "../errors.js";
+import { createError, createStreamError, isTidewsError, type TidewsError } from "../errors.js";
 import { CloseCode, closePayloadLength, isValidCloseCode } from "../protocol/close-codes.js";
 import {
   type CloseInfo,
@@ -748,7 +748,7 @@ export class Connection<S = Record<string, unknown>>
       // come between its fragments but control frames. A message that cannot be completed
       // leaves one way out: closing the connection (1011), and nothing held can follow it.
       this.closeInfoError ??= error;
-      this.stopStreams(createError("ERR_WS_STREAM_CLOSED", "an earlier stream message failed"));
+      this.stopStreams("an earlier stream message failed");
       if (this.core.canSend && !this.closed) this.close(CloseCode.Internal, "");
       return;
     }
@@ -821,11 +821,14 @@ export class Connection<S = Record<string, unknown>>
 
   /**
    * Abandons the stream message in progress and every held send (the connection is closing):
-   * rejects the streams with `error`, releases held payloads and frame references.
+   * rejects the streams with `ERR_WS_STREAM_CLOSED` (`detail` appended), releases held payloads
+   * and frame references.
    */
-  private stopStreams(error: TidewsError): void {
+  private stopStreams(detail?: string): void {
     const active = this.activeStream;
     if (active === undefined && this.heldHead === this.held.length) return;
+    // Made only when there is a stream to fail: every close passes here.
+    const error = createError("ERR_WS_STREAM_CLOSED", detail);
     this.activeStream = undefined;
     // Detached first: failing a queued stream calls back into streamFinished.
     const held = this.held.slice(this.heldHead);
@@ -907,7 +910,7 @@ export class Connection<S = Record<string, unknown>>
     }
     // A stream message in progress is abandoned: the close frame may follow its fragments
     // (RFC 6455 section 5.4 lets control frames sit between them), and ends the message.
-    this.stopStreams(createError("ERR_WS_STREAM_CLOSED", "close() was called"));
+    this.stopStreams("close() was called");
     if (this.codec?.busy === true && this.core.canSend) {
       // Messages are still being compressed: the close frame must follow them (RFC 6455
       // section 5.5.1). Check the arguments now, send when the codec's queue is empty.
@@ -1148,7 +1151,7 @@ export class Connection<S = Record<string, unknown>>
 
   /** @internal */
   onEnd(): void {
-    this.stopStreams(createError("ERR_WS_STREAM_CLOSED"));
+    this.stopStreams();
     if (this.streamEnded) return;
     if (this.role === "server") {
       // RFC 6455 section 7.1.1: the server closes the TCP connection first. Frames still waiting
@@ -1228,7 +1231,7 @@ export class Connection<S = Record<string, unknown>>
   /** @internal The stream reported an error. */
   handleError(error: Error): void {
     if (this.core.state !== ReadyState.Closed) {
-      this.core.abort(isTidewsError(error) ? error : createError("ERR_WS_INTERNAL", error.message));
+      this.core.abort(isTidewsError(error) ? error : createStreamError("ERR_WS_INTERNAL", error));
     }
     if (channels.error.hasSubscribers) channels.error.publish({ connection: this, error });
   }
@@ -1253,7 +1256,7 @@ export class Connection<S = Record<string, unknown>>
     this.closed = true;
     if (this.core.state !== ReadyState.Closed) this.core.abort();
     if (this.closeTimer !== undefined) clearTimeout(this.closeTimer);
-    this.stopStreams(createError("ERR_WS_STREAM_CLOSED"));
+    this.stopStreams();
     this.codec?.close();
     this.queue.clear();
     if (this.deferredPong !== undefined) {
@@ -1362,7 +1365,7 @@ export class Connection<S = Record<string, unknown>>
     }
     // "close": 1008, and the close timer destroys the stream if the close frame cannot get out.
     if (this.core.canSend) {
-      this.stopStreams(createError("ERR_WS_STREAM_CLOSED", "maxBufferedAmount"));
+      this.stopStreams("maxBufferedAmount");
       this.core.close(CloseCode.Policy, "");
       this.armCloseTimer();
       if (this.closeInfoError === undefined)
