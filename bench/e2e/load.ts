@@ -55,13 +55,21 @@ interface Ring {
   readonly offsets: Float64Array;
 }
 
+/** The window the load generator compresses its payloads with (see buildRing). */
+const LOAD_WINDOW_BITS = 12;
+
 function buildRing(job: LoadJob): Ring {
   const payloads = buildPayloads(job.payload);
   const opcode = job.payload.text ? OP_TEXT : OP_BINARY;
   const frames = payloads.map((p) => {
     const mask = randomBytes(4);
     if (!job.deflate) return buildFrame(opcode, p, { mask });
-    const compressed = zlib.deflateRawSync(p, { finishFlush: zlib.constants.Z_SYNC_FLUSH });
+    // A 12-bit window: the payloads decode under any client_max_window_bits a server may answer
+    // from 12 up (RFC 7692 section 7.1.2.2; tidews answers 12 to offers that allow it, as GWS).
+    const compressed = zlib.deflateRawSync(p, {
+      windowBits: LOAD_WINDOW_BITS,
+      finishFlush: zlib.constants.Z_SYNC_FLUSH,
+    });
     // RFC 7692 section 7.2.1: the sender removes the 0x00 0x00 0xff 0xff tail of a sync flush.
     return buildFrame(opcode, compressed.subarray(0, compressed.length - 4), { mask, rsv1: true });
   });
@@ -231,7 +239,7 @@ class Conn implements FrameReaderSink {
         return false;
       }
       const bits = /client_max_window_bits=(\d+)/.exec(this.extensions);
-      if (bits !== null && Number(bits[1]) < 15) {
+      if (bits !== null && Number(bits[1]) < LOAD_WINDOW_BITS) {
         fail(`handshake: client_max_window_bits=${bits[1]} is not supported by the load generator`);
         return false;
       }

@@ -26,6 +26,13 @@ export const MIN_WINDOW_BITS = 8;
 /** @see MIN_WINDOW_BITS */
 export const MAX_WINDOW_BITS = 15;
 
+/**
+ * The window a server answers in `client_max_window_bits` by default, when the offer carries that
+ * parameter and the client keeps its compression context (see
+ * {@link PerMessageDeflateOptions.clientMaxWindowBits}).
+ */
+export const DEFAULT_SERVER_CLIENT_WINDOW_BITS = 12;
+
 /** The default {@link PerMessageDeflateOptions.threshold}: smaller messages go uncompressed. */
 export const DEFAULT_THRESHOLD = 1024;
 
@@ -51,8 +58,8 @@ export interface DeflateParams {
  * | `serverMaxWindowBits` | our largest window; answered when the client asked for a limit | ask for it; the answer must carry a value no larger |
  * | `clientMaxWindowBits` | the client's largest window; offers that cannot take the limit are declined | offer it; without it we offer the parameter with no value |
  *
- * By default a server accepts every valid offer, windows included, and answers
- * `server_no_context_takeover` (RFC 7692 section 7.1.1.1 lets a server answer it unasked): its
+ * By default a server accepts every valid offer, windows included (limiting the client's window to
+ * 12 bits where the offer allows it), and answers `server_no_context_takeover` (RFC 7692 section 7.1.1.1 lets a server answer it unasked): its
  * compressor then borrows a shared context for each message instead of keeping one per
  * connection (about 256 KiB at the default window and memLevel), and a compressed broadcast can
  * be encoded once for every recipient. Its decompressor keeps the client's context unless
@@ -68,7 +75,16 @@ export interface PerMessageDeflateOptions {
   clientNoContextTakeover?: boolean;
   /** See the table above: 8..15. Default: no limit (15). */
   serverMaxWindowBits?: number;
-  /** See the table above: 8..15. Default: no limit (15). */
+  /**
+   * See the table above: 8..15. As a client, default: no limit (15). As a server, default: when
+   * the offer carries `client_max_window_bits` (browsers, ws and Python's websockets send it) and
+   * the client keeps its context, the answer is `client_max_window_bits=12` (as GWS does): the
+   * server's decompressor then keeps a 4 KiB window per connection instead of 32 KiB, about 5 KiB
+   * less RSS per idle connection measured (docs/bench/e2e.md), for a little less compression of
+   * what clients send. Offers without the parameter are accepted with the client's 15-bit window.
+   * Set 15 to keep the full window; a value set here is a hard limit (offers that cannot take it
+   * are declined).
+   */
   clientMaxWindowBits?: number;
   /** Messages shorter than this many bytes are sent uncompressed. Default 1024. */
   threshold?: number;
@@ -280,9 +296,13 @@ function acceptOffer(offer: ParsedParams, o: ResolvedDeflateOptions): ServerNego
     }
   } else {
     const clientLimit = offered === true ? MAX_WINDOW_BITS : offered;
-    const wanted = o.clientMaxWindowBits ?? MAX_WINDOW_BITS;
+    // Our default, as GWS's: a client that keeps its context gets a 12-bit window, so that our
+    // decompressor keeps 4 KiB of its history per connection instead of 32 KiB.
+    const wanted =
+      o.clientMaxWindowBits ??
+      (clientNoContextTakeover ? MAX_WINDOW_BITS : DEFAULT_SERVER_CLIENT_WINDOW_BITS);
     clientMaxWindowBits = Math.min(clientLimit, wanted);
-    if (offered !== true || o.clientMaxWindowBits !== undefined) {
+    if (offered !== true || clientMaxWindowBits < MAX_WINDOW_BITS) {
       response.push(["client_max_window_bits", clientMaxWindowBits]);
     }
   }

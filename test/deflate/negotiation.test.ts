@@ -30,7 +30,27 @@ describe("negotiateServer", () => {
   // `serverNoContextTakeover: false` unless the row sets it (the default is covered below).
   const table: [string, PerMessageDeflateOptions, string | null, DeflateParams | null][] = [
     ["permessage-deflate", {}, "permessage-deflate", DEFAULT],
-    ["permessage-deflate; client_max_window_bits", {}, "permessage-deflate", DEFAULT],
+    // The client's window is limited to 12 bits by default when the offer allows it.
+    [
+      "permessage-deflate; client_max_window_bits",
+      {},
+      "permessage-deflate; client_max_window_bits=12",
+      params(false, false, 15, 12),
+    ],
+    // clientMaxWindowBits: 15 keeps the client's full window.
+    [
+      "permessage-deflate; client_max_window_bits",
+      { clientMaxWindowBits: 15 },
+      "permessage-deflate",
+      DEFAULT,
+    ],
+    // A client that resets its context anyway keeps its window: no history is kept for it.
+    [
+      "permessage-deflate; client_max_window_bits; client_no_context_takeover",
+      {},
+      "permessage-deflate; client_no_context_takeover",
+      params(false, true, 15, 15),
+    ],
     [
       "permessage-deflate; client_max_window_bits=10",
       {},
@@ -172,8 +192,8 @@ describe("negotiateServer", () => {
       [
         "permessage-deflate; client_max_window_bits",
         {},
-        "permessage-deflate; server_no_context_takeover",
-        params(true, false, 15, 15),
+        "permessage-deflate; server_no_context_takeover; client_max_window_bits=12",
+        params(true, false, 15, 12),
       ],
       [
         "permessage-deflate; client_max_window_bits=10",
@@ -210,8 +230,8 @@ describe("negotiateServer", () => {
       [
         "permessage-deflate; client_max_window_bits",
         { serverNoContextTakeover: false },
-        "permessage-deflate",
-        params(false, false, 15, 15),
+        "permessage-deflate; client_max_window_bits=12",
+        params(false, false, 15, 12),
       ],
       // ... and a client that asks for it still gets it.
       [
@@ -263,7 +283,7 @@ describe("negotiateServer", () => {
       assert.deepEqual(codecParams(result.params, "server"), {
         deflateWindowBits: 15,
         deflateNoContextTakeover: true,
-        inflateWindowBits: 15,
+        inflateWindowBits: 12,
         inflateNoContextTakeover: false,
       });
     });

@@ -164,13 +164,25 @@ export const EXPECT = {
   defaults: { params: [], upTakeover: true, downTakeover: true, maxSize: 16 * 1024 * 1024 },
   /**
    * A tidews server's answer to an offer that asks for nothing: it keeps no compression context
-   * of its own (`server_no_context_takeover`, its default), the client keeps its context.
+   * of its own (`server_no_context_takeover`, its default), the client keeps its context in a
+   * window the server limits to 12 bits (`client_max_window_bits=12`, its default).
    */
   serverDefaults: {
-    params: ["server_no_context_takeover"],
-    upTakeover: true,
+    params: ["client_max_window_bits=12", "server_no_context_takeover"],
+    // The client keeps its context, in a 12-bit window: the 8 KiB repeat is out of its reach.
+    upTakeover: false,
     downTakeover: false,
     maxSize: 16 * 1024 * 1024,
+  },
+  /**
+   * A tidews server told to keep its own context (`serverNoContextTakeover: false`): takeover
+   * both ways, the client's window limited to 12 bits by default.
+   */
+  serverContextKept: {
+    params: ["client_max_window_bits=12"],
+    upTakeover: false,
+    downTakeover: true,
+    maxSize: 1024 * 1024,
   },
   /** No context takeover either way. */
   noContextTakeover: {

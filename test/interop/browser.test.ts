@@ -332,8 +332,7 @@ const deflateCases: DeflateCase<UpgraderOptions["perMessageDeflate"], undefined>
     name: "server context takeover kept (serverNoContextTakeover: false)",
     server: { serverNoContextTakeover: false },
     client: undefined,
-    ...EXPECT.defaults,
-    maxSize: 1024 * 1024,
+    ...EXPECT.serverContextKept,
     serverWindow: 15,
   },
   {

@@ -263,8 +263,7 @@ const deflateCases: DeflateCase<UpgraderOptions["perMessageDeflate"], Record<str
     name: "server context takeover kept (serverNoContextTakeover: false)",
     server: { serverNoContextTakeover: false },
     client: {},
-    ...EXPECT.defaults,
-    maxSize: 1024 * 1024,
+    ...EXPECT.serverContextKept,
   },
   {
     name: "no context takeover asked by Python",

@@ -424,8 +424,7 @@ const deflateCases: DeflateCase<
     name: "server context takeover kept (serverNoContextTakeover: false)",
     server: { serverNoContextTakeover: false },
     client: {},
-    ...EXPECT.defaults,
-    maxSize: 1024 * 1024,
+    ...EXPECT.serverContextKept,
   },
   {
     name: "no context takeover asked by ws",
