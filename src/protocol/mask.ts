@@ -47,8 +47,8 @@ export function readMaskKey(src: Uint8Array, at: number): number {
   return ((src[at]! << 24) | (src[at + 1]! << 16) | (src[at + 2]! << 8) | src[at + 3]!) >>> 0;
 }
 
-/** `key` rotated so that its highest byte is key byte `phase` (0-3). */
-function rotate(key: number, phase: number): number {
+/** @internal `key` rotated so that its highest byte is key byte `phase` (0-3). */
+export function rotate(key: number, phase: number): number {
   const s = (phase & 3) << 3;
   return s === 0 ? key : ((key << s) | (key >>> (32 - s))) >>> 0;
 }

@@ -524,6 +524,16 @@ export class Connection<S = Record<string, unknown>>
       opcode = options?.binary === false ? Opcode.Text : Opcode.Binary;
       payload = data instanceof Uint8Array ? data : new Uint8Array(data);
     }
+    return this.sendPayload(opcode, payload, fin, options);
+  }
+
+  /** `send` once the connection is known open and the opcode is known. */
+  private sendPayload(
+    opcode: number,
+    payload: string | Uint8Array,
+    fin: boolean,
+    options: SendOptions | undefined,
+  ): boolean {
     if (!this.admit(payload)) return false;
     if (this.activeStream !== undefined) this.holdMessage(opcode, payload, fin, options);
     else this.sendNow(opcode, payload, fin, options);
@@ -566,23 +576,26 @@ export class Connection<S = Record<string, unknown>>
    */
   private sendMessage(message: Message, options: SendOptions | undefined): boolean {
     const buf = message.take();
+    if (!this.core.canSend || this.closed || this.pendingClose !== undefined) {
+      this.pool.put(buf);
+      return false;
+    }
     const opcode =
       options?.binary === undefined ? message.opcode : options.binary ? Opcode.Binary : Opcode.Text;
+    const fin = options?.fin ?? true;
     const codec = this.codec;
     const inPlace =
-      this.core.canSend &&
-      !this.closed &&
-      this.pendingClose === undefined &&
       buf.off >= MAX_HEADER_SIZE &&
       buf.len >= HEADROOM_MIN &&
-      (options?.fin ?? true) &&
+      fin &&
       options?.fragmentSize === undefined &&
       !this.core.sendingFragments &&
       this.activeStream === undefined &&
       (codec === undefined ||
         (!codec.busy && !codec.shouldCompress(buf.bytes(), options?.compress, true)));
     if (!inPlace) {
-      const sent = this.send(buf.bytes(), { ...options, binary: opcode === Opcode.Binary });
+      // Copied (or compressed) like any send, then the buffer goes back at once.
+      const sent = this.sendPayload(opcode, buf.bytes(), fin, options);
       this.pool.put(buf);
       return sent;
     }

@@ -11,7 +11,7 @@
  * @module
  */
 
-import { type XorRange, xorRange } from "../protocol/mask.js";
+import { rotate, type XorRange, xorRange } from "../protocol/mask.js";
 
 /** Pieces shorter than this stay in TypeScript: the native call costs more than it saves. */
 export const NATIVE_XOR_MIN = 512;
@@ -43,12 +43,7 @@ export function nativeXor(util: BufferUtil, min = NATIVE_XOR_MIN): XorRange {
       return;
     }
     // Key byte `phase` goes first (RFC 6455 section 5.3: octet i takes key octet i mod 4).
-    const s = (phase & 3) << 3;
-    const r = s === 0 ? k : ((k << s) | (k >>> (32 - s))) >>> 0;
-    key[0] = r >>> 24;
-    key[1] = (r >>> 16) & 0xff;
-    key[2] = (r >>> 8) & 0xff;
-    key[3] = r & 0xff;
+    key.writeUInt32BE(rotate(k, phase), 0);
     const view = Buffer.isBuffer(data)
       ? data.subarray(start, end)
       : Buffer.from(data.buffer, data.byteOffset + start, end - start);

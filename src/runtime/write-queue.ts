@@ -118,6 +118,8 @@ export class WriteQueue {
   room(size: number): ByteBuffer {
     let batch = this.batch;
     if (batch === undefined) {
+      // Just what is needed (the pool rounds up to a power of two), doubling as the tick goes
+      // on: with thousands of connections each holding a batch in flight, the size is memory.
       const held = this.held;
       batch = this.pool.get(size + (held?.len ?? 0));
       this.batch = batch;
@@ -177,27 +179,13 @@ export class WriteQueue {
     }
   }
 
+  /** The first small frame of a tick is held as it is; the next ones go into the batch. */
   private coalesce(frame: ByteBuffer): void {
-    let batch = this.batch;
-    if (batch === undefined) {
-      const held = this.held;
-      if (held === undefined) {
-        this.held = frame;
-        return;
-      }
-      this.held = undefined;
-      // Sized for a few more frames like these, not for the largest batch: with thousands of
-      // connections each holding one batch in flight, the size is memory.
-      batch = this.pool.get(Math.min(BATCH_CAPACITY, 4 * (held.len + frame.len)));
-      this.batch = batch;
-      this.append(batch, held);
-    } else if (batch.available < frame.len) {
-      const next = Math.min(BATCH_CAPACITY, 2 * batch.cap);
-      this.closeBatch();
-      batch = this.pool.get(next);
-      this.batch = batch;
+    if (this.held === undefined && this.batch === undefined) {
+      this.held = frame;
+      return;
     }
-    this.append(batch, frame);
+    this.append(this.room(frame.len), frame);
   }
 
   /** Copies `frame` to the end of `batch` (which has room) and gives `frame` back to the pool. */
