@@ -2,45 +2,10 @@
 // port 0) with `ws` as the peer.
 import assert from "node:assert/strict";
 import { once } from "node:events";
-import { afterEach, describe, it } from "node:test";
-import WebSocket from "ws";
-import {
-  type Connection,
-  createServer,
-  type Handler,
-  type Message,
-  type Server,
-  type ServerOptions,
-  Upgrader,
-} from "../../src/index.js";
+import { describe, it } from "node:test";
+import { type Connection, type Message, Upgrader } from "../../src/index.js";
 import { CountingPool } from "../hardening/lib/counting-pool.js";
-
-const servers: Server<never>[] = [];
-
-async function start(
-  handler: Handler,
-  options: ServerOptions = {},
-): Promise<{ server: Server; url: string }> {
-  const server = createServer(handler, options);
-  const { port } = await server.listen(0, "127.0.0.1");
-  servers.push(server as unknown as Server<never>);
-  return { server, url: `ws://127.0.0.1:${port}` };
-}
-
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => s.close(500)));
-});
-
-async function open(url: string, options?: WebSocket.ClientOptions): Promise<WebSocket> {
-  const ws = new WebSocket(url, options);
-  await once(ws, "open");
-  return ws;
-}
-
-/** Resolves once `check()` holds, testing it after each turn of the event loop. */
-async function until(check: () => boolean): Promise<void> {
-  while (!check()) await new Promise((r) => setImmediate(r));
-}
+import { openClient as open, startServer as start, until } from "../hardening/lib/harness.js";
 
 /** A CountingPool that also remembers the most buffers it had out at once. */
 class PeakPool extends CountingPool {

@@ -5,41 +5,12 @@ import { createHash } from "node:crypto";
 import { once } from "node:events";
 import { Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { afterEach, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import fc from "fast-check";
-import WebSocket from "ws";
-import {
-  type Connection,
-  createServer,
-  type Handler,
-  type MessageStream,
-  type Server,
-  type ServerOptions,
-  Upgrader,
-} from "../../src/index.js";
+import type WebSocket from "ws";
+import { type Connection, type MessageStream, Upgrader } from "../../src/index.js";
 import { CountingPool } from "../hardening/lib/counting-pool.js";
-
-const servers: Server<never>[] = [];
-
-async function start(
-  handler: Handler,
-  options: ServerOptions = {},
-): Promise<{ server: Server; url: string }> {
-  const server = createServer(handler, options);
-  const { port } = await server.listen(0, "127.0.0.1");
-  servers.push(server as unknown as Server<never>);
-  return { server, url: `ws://127.0.0.1:${port}` };
-}
-
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => s.close(500)));
-});
-
-async function open(url: string, options?: WebSocket.ClientOptions): Promise<WebSocket> {
-  const ws = new WebSocket(url, options);
-  await once(ws, "open");
-  return ws;
-}
+import { openClient as open, startServer as start, until } from "../hardening/lib/harness.js";
 
 function closeOf(ws: WebSocket): Promise<number> {
   return new Promise((resolve) => ws.once("close", (code: number) => resolve(code)));
@@ -54,11 +25,6 @@ function sendFragmented(ws: WebSocket, data: Buffer, cuts: number[], binary = tr
     at = end;
     if (end === data.length) return;
   }
-}
-
-/** Resolves once `check()` holds, testing it after each turn of the event loop. */
-async function until(check: () => boolean): Promise<void> {
-  while (!check()) await new Promise((r) => setImmediate(r));
 }
 
 /** A pool that remembers the most buffers and bytes it had out at once. */
@@ -271,7 +237,7 @@ describe("streamed messages", () => {
       const chunkSeen = new Promise<void>((r) => {
         firstChunk = r;
       });
-      const { url } = await start(
+      const { server, url } = await start(
         {
           onStream(_c, s) {
             s.once("data", () => firstChunk?.());
@@ -290,7 +256,7 @@ describe("streamed messages", () => {
       const code = (error as { code?: string }).code;
       assert.equal(code, how === "EOF" ? "ERR_WS_UNEXPECTED_EOF" : "ERR_WS_MESSAGE_INCOMPLETE");
       assert.equal((error as { name?: string }).name, "ProtocolError");
-      await servers[0]?.close(500);
+      await server.close(500);
       assert.equal(pool.outstanding, 0);
     });
   }
@@ -299,7 +265,7 @@ describe("streamed messages", () => {
     const pool = new PeakPool();
     const events: string[] = [];
     let destroyedStream: MessageStream | undefined;
-    const { url } = await start(
+    const { server, url } = await start(
       {
         onStream(_c, s) {
           destroyedStream = s;
@@ -330,7 +296,7 @@ describe("streamed messages", () => {
     assert.equal(destroyedStream?.isComplete, false);
     assert.ok(destroyedStream !== undefined && destroyedStream.bytesReceived < 1024 * 1024);
     ws.terminate();
-    await servers[0]?.close(500);
+    await server.close(500);
     assert.equal(pool.outstanding, 0);
   });
 

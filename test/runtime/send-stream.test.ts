@@ -21,6 +21,7 @@ import {
   type Server,
   type ServerOptions,
 } from "../../src/index.js";
+import { until } from "../hardening/lib/harness.js";
 import { rawConnect } from "../helpers/raw-client.js";
 
 const servers: Server<never>[] = [];
@@ -136,11 +137,6 @@ async function rejects(p: Promise<unknown>, code: string): Promise<unknown> {
     return error;
   }
   assert.fail(`expected a rejection with ${code}`);
-}
-
-/** Waits for `cond`, checking on every turn of the event loop (no fixed sleep). */
-async function until(cond: () => boolean): Promise<void> {
-  while (!cond()) await new Promise((r) => setTimeout(r, 5));
 }
 
 /** Parses unmasked server frames from a raw socket. */

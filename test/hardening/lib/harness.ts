@@ -31,6 +31,16 @@ export async function startServer<S = Record<string, unknown>>(
   return { server, port, url: `ws://127.0.0.1:${port}` };
 }
 
+/** Opens a `ws` client and waits for the open. */
+export async function openClient(
+  url: string,
+  options?: WebSocket.ClientOptions,
+): Promise<WebSocket> {
+  const ws = new WebSocket(url, options);
+  await once(ws, "open");
+  return ws;
+}
+
 /** Forgets `server` (a test that closes it itself). */
 export function forget(server: Server<never> | Server): void {
   const i = servers.indexOf(server as unknown as Server<never>);
@@ -82,7 +92,7 @@ export async function exchangeFrames(
 /** Resolves when `condition` holds, checking once per turn of the event loop. */
 export async function until(
   condition: () => boolean,
-  what: string,
+  what = "a condition",
   limitMs = 10_000,
 ): Promise<void> {
   const deadline = Date.now() + limitMs;
