@@ -32,7 +32,7 @@ export interface RunSettings {
   readonly warmupMs: number;
   readonly measureMs: number;
   readonly quick: boolean;
-  /** Write a `--cpu-prof` profile of every tidews server process into this folder. */
+  /** Write a `--cpu-prof` profile of every server process into this folder. */
   readonly profileDir?: string;
   /** Progress messages. */
   readonly progress: (message: string) => void;
@@ -160,12 +160,16 @@ async function runOnce(
 ): Promise<RunRecord> {
   const connections = connectionsOf(scenario, settings.quick);
   const files = connections + 256;
-  const nodeFlags = ["--expose-gc"];
+  // BENCH_NODE_FLAGS: extra node flags for the servers (e.g. --trace-gc), for investigations.
+  const nodeFlags = [
+    "--expose-gc",
+    ...(process.env.BENCH_NODE_FLAGS?.split(" ").filter(Boolean) ?? []),
+  ];
   let profileDir: string | undefined;
-  if (settings.profileDir !== undefined && name === "tidews") {
+  if (settings.profileDir !== undefined) {
     // One folder per run: V8 writes one profile per thread (the main one is the largest; tsx's
     // loader thread has its own).
-    const dir = join(settings.profileDir, `tidews-${scenario.name}-r${round}`);
+    const dir = join(settings.profileDir, `${name}-${scenario.name}-r${round}`);
     mkdirSync(dir, { recursive: true });
     nodeFlags.push("--cpu-prof", `--cpu-prof-dir=${dir}`);
     profileDir = dir;
@@ -287,7 +291,7 @@ export async function runScenario(
     for (const name of order) {
       settings.progress(
         `${scenario.name}: round ${round + 1}/${settings.rounds}, ${name}` +
-          (settings.profileDir !== undefined && name === "tidews" ? " (profiling)" : ""),
+          (settings.profileDir !== undefined ? " (profiling)" : ""),
       );
       let record = await runGuarded(scenario, name, round, settings);
       const other = otherCpuOf(record);

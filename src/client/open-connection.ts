@@ -63,7 +63,7 @@ export function openClientConnection<S>(
     extensions: accepted.extensions,
     remoteAddress: (stream as { remoteAddress?: string }).remoteAddress,
   });
-  attachStream(stream, conn);
+  attachStream(stream, conn, context.readBuffer);
   // node:http hands over the upgraded socket as it was; make sure it flows.
   stream.resume();
   conn.open(head);

@@ -17,7 +17,7 @@ import { type ClientOptions, DEFAULT_HANDSHAKE_TIMEOUT } from "./client-options.
 export function resolveContext(options: ClientOptions): ClientContext {
   let context = options.context;
   if (context === undefined) {
-    context = new ClientContext({ pool: options.pool });
+    context = new ClientContext({ pool: options.pool, sharedReadBuffer: false });
   } else if (options.pool !== undefined && options.pool !== context.pool) {
     throw createError("ERR_INVALID_ARGUMENT", "pool differs from the context's pool");
   }

@@ -209,6 +209,8 @@ export class ProtocolConnection implements FrameSink {
   private fragmented = false;
   /** The sink asked to pause (onMessage or onMessageChunk returned false). */
   private sinkPaused = false;
+  /** Inside {@link receive} of a transient chunk: pieces the sink keeps must be copies. */
+  private transientInput = false;
 
   // Outgoing.
   private sendingFragmented = false;
@@ -263,9 +265,21 @@ export class ProtocolConnection implements FrameSink {
   /**
    * Parses bytes from the peer, in any chunking. The core may unmask `chunk` in place: it must be
    * a buffer the caller owns. After the close handshake or a failure, input is ignored.
+   *
+   * With `transient`, `chunk` is valid only during the call (a read buffer the caller reuses):
+   * the core copies what it keeps past the call, and a streamed message's pieces are copies.
    */
-  receive(chunk: Buffer): void {
-    this.parser.receive(chunk);
+  receive(chunk: Buffer, transient = false): void {
+    if (!transient) {
+      this.parser.receive(chunk);
+      return;
+    }
+    this.transientInput = true;
+    try {
+      this.parser.receive(chunk, true);
+    } finally {
+      this.transientInput = false;
+    }
   }
 
   /**
@@ -807,7 +821,9 @@ export class ProtocolConnection implements FrameSink {
       return false;
     }
     this.messageLength += data.length;
-    const more = (this.sink.onMessageChunk as (data: Buffer) => boolean)(data);
+    // The sink keeps the piece (a Readable queues it): it must outlive a transient input chunk.
+    const piece = this.transientInput ? Buffer.from(data) : data;
+    const more = (this.sink.onMessageChunk as (data: Buffer) => boolean)(piece);
     if (this.state === ReadyState.Closed) return false;
     if (!more) {
       this.sinkPaused = true;

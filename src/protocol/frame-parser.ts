@@ -165,20 +165,36 @@ export class FrameParser {
    * once stopped.
    *
    * Masked payload bytes in `chunk` are unmasked in place.
+   *
+   * A `transient` chunk is valid only during the call (the caller reads into the same memory
+   * again): whatever the parser keeps of it past the call (the rest after a pause, a queued
+   * chunk) is copied first. The views handed to the sink are valid during their call either way.
    */
-  receive(chunk: Buffer): void {
+  receive(chunk: Buffer, transient = false): void {
     if (this.state === STOPPED) return;
     if (this.isPaused || this.parsing || this.pos < this.chunk.length) {
       // A kept rest (left by a sink that threw) goes first, so order holds in every case.
       if (chunk.length === 0) return;
-      this.queue.push(chunk);
+      this.queue.push(transient ? Buffer.from(chunk) : chunk);
       this.queuedBytes += chunk.length;
       if (this.isPaused || this.parsing) return;
     } else {
       this.chunk = chunk;
       this.pos = 0;
     }
-    this.drain();
+    if (!transient) {
+      this.drain();
+      return;
+    }
+    try {
+      this.drain();
+    } finally {
+      // Paused (or thrown out of) in the middle of the caller's memory: keep a copy of the rest.
+      if (this.chunk === chunk) {
+        this.chunk = this.pos < chunk.length ? Buffer.from(chunk.subarray(this.pos)) : EMPTY;
+        this.pos = 0;
+      }
+    }
   }
 
   /**

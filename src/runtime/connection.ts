@@ -1199,13 +1199,16 @@ export class Connection<S = Record<string, unknown>>
 
   // --- Transport events ------------------------------------------------------------------------
 
-  /** @internal The transport passes every chunk read from the stream. */
-  handleData(chunk: Buffer): void {
+  /**
+   * @internal The transport passes every chunk read from the stream. A `transient` chunk is a
+   * view of a read buffer the transport reuses for the next read: valid during the call only.
+   */
+  handleData(chunk: Buffer, transient = false): void {
     if (this.heartbeat !== undefined) this.seenEpoch = this.heartbeat.epoch;
     if (this.stats !== undefined) this.stats.wireBytesIn += chunk.length;
     this.parsing = true;
     try {
-      this.core.receive(chunk);
+      this.core.receive(chunk, transient);
     } finally {
       this.parsing = false;
       // What the handlers sent in answer to this chunk leaves now, in one write.

@@ -37,6 +37,7 @@ import { DeflateMessageCodec } from "../runtime/message-codec.js";
 import { loadNativeXor } from "../runtime/native-mask.js";
 import { ConnectionStats, type ConnectionStatsSnapshot } from "../runtime/stats.js";
 import { TopicRegistry } from "../runtime/topics.js";
+import { ReadBuffer } from "../transport/read-buffer.js";
 import { attachStream } from "../transport/stream-transport.js";
 
 /** What `authorize` may return: accept (`true`/nothing), refuse with 401 (`false`), or accept with session data. */
@@ -120,6 +121,13 @@ export interface UpgraderOptions<S = Record<string, unknown>> extends ReceiveOpt
   /** The buffer pool; by default each Upgrader has its own. */
   readonly pool?: Pool;
   /**
+   * Plain TCP sockets read into one 64 KiB buffer shared by every connection of the Upgrader,
+   * instead of a new buffer per read (far less garbage, no full
+   * collections driven by read buffers). Default `true`; TLS sockets and other streams always
+   * keep their own reads.
+   */
+  readonly sharedReadBuffer?: boolean;
+  /**
    * Carries topic publishes between nodes (processes, machines): `new RedisAdapter({ url })`
    * from `tidews/redis`. Default: a `MemoryAdapter`, this process alone.
    */
@@ -165,6 +173,8 @@ const DEFAULT_MAX_HEADER_LINES = 100;
 export class Upgrader<S = Record<string, unknown>> {
   /** The pool every connection of this upgrader uses. */
   readonly pool: Pool;
+  /** The read buffer its plain TCP sockets share (see {@link UpgraderOptions.sharedReadBuffer}). */
+  private readonly reads: ReadBuffer | undefined;
   /** The open connections. */
   readonly connections: Set<Connection<S>> = new Set();
   /** The topic index every connection subscribes through (and its adapter). */
@@ -195,6 +205,7 @@ export class Upgrader<S = Record<string, unknown>> {
     this.handler = handler;
     this.options = options;
     this.pool = options.pool ?? new BufferPool(256, 1024 * 1024);
+    this.reads = options.sharedReadBuffer === false ? undefined : new ReadBuffer();
     const d = options.perMessageDeflate;
     this.deflate = d === true ? {} : d === false || d === undefined ? undefined : d;
     this.codecs =
@@ -467,7 +478,7 @@ export class Upgrader<S = Record<string, unknown>> {
       heartbeat: this.heartbeat,
       topics: this.topics,
     });
-    attachStream(socket, conn);
+    attachStream(socket, conn, this.reads);
     conn.open(head);
   }
 

@@ -1,5 +1,6 @@
 import type { Duplex } from "node:stream";
 import type { Connection } from "../runtime/connection.js";
+import type { ReadBuffer } from "./read-buffer.js";
 
 /** Sockets get Nagle off: WebSocket frames are small and latency matters. */
 interface MaybeSocket {
@@ -25,6 +26,13 @@ function onData(this: DrivenStream, chunk: Buffer): void {
   this[kConnection].handleData(chunk);
 }
 
+// The read callback of a socket that reads into a shared ReadBuffer: the chunk is a view of that
+// buffer, valid during the call only.
+function onRead(this: DrivenStream, n: number, buffer: Buffer): boolean {
+  this[kConnection].handleData(buffer.subarray(0, n), true);
+  return true;
+}
+
 function onEnd(this: DrivenStream): void {
   this[kConnection].handleEnd();
 }
@@ -46,11 +54,15 @@ function onClose(this: DrivenStream): void {
  * an http `upgrade` event or any in-memory Duplex): reads go to the connection, the stream's end,
  * errors and close are reported to it. The five listeners are module functions shared by every
  * connection (they find theirs through a symbol-keyed back-reference on the stream): no closure
- * per connection, none per message.
+ * per connection, none per message. With `reads`, a plain TCP socket reads into that shared
+ * buffer instead of a new one per read (see {@link ReadBuffer}).
  */
-export function attachStream<S>(stream: Duplex, conn: Connection<S>): void {
+export function attachStream<S>(stream: Duplex, conn: Connection<S>, reads?: ReadBuffer): void {
   (stream as MaybeSocket).setNoDelay?.(true);
   (stream as DrivenStream)[kConnection] = conn as Connection<unknown>;
+  // A plain socket reads into the shared buffer from now on; `data` still brings what it had
+  // read before (and every chunk of any other stream).
+  reads?.adopt(stream, onRead as (this: Duplex, n: number, buffer: Buffer) => boolean);
   stream.on("data", onData);
   stream.on("end", onEnd);
   stream.on("error", onError);
