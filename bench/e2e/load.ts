@@ -12,6 +12,8 @@
  *   zlib's thread pool, outside the measured server);
  * - echoes are read by a minimal frame reader ({@link FrameReader}) whose payload pieces are views
  *   into the socket's chunks, compared with the expected bytes by `Buffer#compare` (memcmp);
+ *   without permessage-deflate every connection reads into one shared buffer (`onread`), as
+ *   those views are compared during the read and never kept;
  * - one clock read per socket read, not per message.
  *
  * Every echo is checked, content and order: payload `i` of the ring starts with its index and
@@ -124,6 +126,9 @@ function reply(message: LoadReply, then?: () => void): void {
  * A client socket: the opening handshake, then the frame reader and the content checks. The
  * driver decides what to send and what a checked message means.
  */
+/** The read buffer of every connection that checks its chunks as they come (not deflate). */
+const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
+
 class Conn implements FrameReaderSink {
   readonly socket: net.Socket;
   /** Index into the ring of this connection's first message. */
@@ -167,10 +172,27 @@ class Conn implements FrameReaderSink {
     this.sendTimes = new Float64Array(Math.max(1, job.depth));
     this.reader = new FrameReader(this, (m) => fail(`connection ${id}: ${m}`));
     this.startedAt = performance.now();
-    this.socket = net.connect({ host: job.host, port: job.port });
+    if (job.deflate) {
+      // Compressed echoes are kept as views until inflated: each read needs its own buffer.
+      this.socket = net.connect({ host: job.host, port: job.port });
+      this.socket.on("data", (chunk: Buffer) => this.onData(chunk));
+    } else {
+      // Every other check reads each chunk once, during the call: all connections read into
+      // one buffer, so the load costs no garbage per read (Node's `onread`).
+      this.socket = net.connect({
+        host: job.host,
+        port: job.port,
+        onread: {
+          buffer: READ_BUFFER,
+          callback: (n: number, buffer: Uint8Array) => {
+            this.onData((buffer as Buffer).subarray(0, n));
+            return true;
+          },
+        },
+      });
+    }
     this.socket.setNoDelay(true);
     this.socket.on("connect", () => this.socket.write(this.request()));
-    this.socket.on("data", (chunk: Buffer) => this.onData(chunk));
     this.socket.on("error", (e) => {
       if (!closing) fail(`connection ${id}: ${e.message}`);
     });
@@ -198,7 +220,8 @@ class Conn implements FrameReaderSink {
       const all = this.handshake === undefined ? chunk : Buffer.concat([this.handshake, chunk]);
       const end = all.indexOf("\r\n\r\n");
       if (end < 0) {
-        this.handshake = all;
+        // A copy: the chunk may be the shared read buffer.
+        this.handshake = all === chunk ? Buffer.from(chunk) : all;
         return;
       }
       this.handshake = undefined;

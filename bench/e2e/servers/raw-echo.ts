@@ -3,9 +3,17 @@
  * more. It answers the opening handshake (finds `Sec-WebSocket-Key`, checks nothing else), then
  * reframes: each client frame's header is rewritten as a server header and its payload unmasked
  * straight into the output, piece by piece as it arrives (a frame that spans reads is never
- * gathered). One output buffer and one `socket.write` per socket read. No UTF-8 validation, no
- * message assembly, no limits, no close handshake beyond ending the socket, no extensions: no
- * Node WebSocket library can do less per byte, so none should pass it.
+ * gathered). One `socket.write` per socket read. No UTF-8 validation, no message assembly, no
+ * limits, no close handshake beyond ending the socket, no extensions: no Node WebSocket library
+ * can do less per byte, so none should pass it.
+ *
+ * Memory is reused as far as Node allows, so that the garbage collector costs it no more than
+ * any library could get away with: every upgraded socket reads into one shared 64 KiB buffer
+ * (the mechanism tidews' `ReadBuffer` uses), and in echo mode a socket writes from its own
+ * output buffer, taken again for the next read when the write completed at once (nothing left
+ * in `writableLength`) and replaced otherwise. Without this (`--fresh-reads`: Node's read per
+ * buffer and a new output buffer per read) the ceiling paid for external-memory garbage that
+ * tidews does not, and tidews passed it.
  *
  * - `--mode echo`: the output goes back to the sender;
  * - `--mode broadcast`: the output (framed once) is written to every upgraded socket.
@@ -14,11 +22,14 @@
  */
 
 import net from "node:net";
+import { ReadBuffer } from "../../../src/transport/read-buffer.js";
 import { acceptKey, maskInto, NATIVE_MASK, OP_CLOSE, writeHeader } from "../wire.js";
 import { serveControl, serverArgs } from "./control.js";
 
 const { mode, deflate } = serverArgs();
 if (deflate) throw new Error("raw-echo: permessage-deflate is not supported");
+const fresh = process.argv.includes("--fresh-reads");
+const reads = fresh ? undefined : new ReadBuffer();
 
 const HEADER = 0;
 const PAYLOAD = 1;
@@ -34,6 +45,8 @@ class RawConn {
   remaining = 0;
   phase = 0;
   closing = false;
+  /** Echo mode: the output buffer, reused while writes complete at once. */
+  out: Buffer | undefined;
 
   constructor(readonly socket: net.Socket) {}
 }
@@ -107,12 +120,19 @@ function reframe(c: RawConn, chunk: Buffer, out: Buffer): number {
 function onFrames(c: RawConn, chunk: Buffer): void {
   // A server header is 4 bytes shorter than the client's; only a header gathered from the
   // previous read can make the output longer than this read.
-  const out = Buffer.allocUnsafe(chunk.length + 14);
+  const size = chunk.length + 14;
+  let out = c.out;
+  if (out === undefined || out.length < size) out = Buffer.allocUnsafe(Math.max(size, 65550));
   const w = reframe(c, chunk, out);
-  if (w === 0) return;
+  if (w === 0) {
+    if (!fresh) c.out = out;
+    return;
+  }
   const bytes = out.subarray(0, w);
   if (mode === "echo") {
     c.socket.write(bytes);
+    // Written through at once: the buffer is free again; else it stays with the socket.
+    c.out = !fresh && c.socket.writableLength === 0 ? out : undefined;
   } else {
     for (const s of upgraded) s.write(bytes);
   }
@@ -123,7 +143,7 @@ function onHandshake(c: RawConn, chunk: Buffer): void {
   const all = c.request === undefined ? chunk : Buffer.concat([c.request, chunk]);
   const end = all.indexOf("\r\n\r\n");
   if (end < 0) {
-    c.request = all;
+    c.request = all === chunk ? Buffer.from(chunk) : all; // a shared read buffer is reused
     return;
   }
   c.request = undefined;
@@ -150,6 +170,14 @@ const server = net.createServer((socket) => {
     if (c.upgraded) onFrames(c, chunk);
     else onHandshake(c, chunk);
   });
+  // From the first read on, into the shared buffer: chunks are valid during the call only,
+  // which reframing (it copies every byte into the output) allows.
+  reads?.adopt(socket, (n, buffer) => {
+    const chunk = buffer.subarray(0, n);
+    if (c.upgraded) onFrames(c, chunk);
+    else onHandshake(c, chunk);
+    return true;
+  });
   socket.on("error", () => {});
   socket.on("close", () => upgraded.delete(socket));
 });
@@ -158,7 +186,7 @@ server.listen(0, "127.0.0.1", () => {
   const address = server.address() as net.AddressInfo;
   serveControl({
     port: address.port,
-    label: `raw node:net (unmask ${NATIVE_MASK ? "bufferutil" : "js"})`,
+    label: `raw node:net (unmask ${NATIVE_MASK ? "bufferutil" : "js"}, ${fresh ? "a buffer per read" : "shared read buffer"})`,
     connections: () => upgraded.size,
     close: () =>
       new Promise<void>((resolve) => {
