@@ -12,7 +12,7 @@
  * @module
  */
 
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { LatencyHistogram } from "./histogram.js";
 import type {
@@ -170,6 +170,8 @@ async function runOnce(
     // One folder per run: V8 writes one profile per thread (the main one is the largest; tsx's
     // loader thread has its own).
     const dir = join(settings.profileDir, `${name}-${scenario.name}-r${round}`);
+    // Fresh: profiles of earlier runs would be taken for this one's.
+    rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true });
     nodeFlags.push("--cpu-prof", `--cpu-prof-dir=${dir}`);
     profileDir = dir;

@@ -439,22 +439,28 @@ export class ProtocolConnection implements FrameSink {
 
   /** @internal */
   onDataFrameChunk(data: Buffer): boolean {
-    if (this.streamingMessage) return this.streamChunk(data);
+    return this.onDataFrameBytes(data, 0, data.length);
+  }
+
+  /** @internal The parser's piece as a range: assembled without a view made per piece. */
+  onDataFrameBytes(chunk: Buffer, start: number, end: number): boolean {
+    if (this.streamingMessage) return this.streamChunk(chunk.subarray(start, end));
+    const n = end - start;
     if (this.streaming) {
-      if (this.wholeFrame && this.frameFirstPiece && data.length === this.frameLength) {
+      if (this.wholeFrame && this.frameFirstPiece && n === this.frameLength) {
         // The whole message is here: the faster whole-buffer check runs at the end.
       } else {
         this.wholeFrame = false;
         // RFC 6455 section 8.1 and Autobahn 6.4: fail as soon as the text can no longer be valid.
-        if (!this.validator.push(data)) {
+        if (!this.validator.pushRange(chunk, start, end)) {
           this.fail(createError("ERR_WS_INVALID_UTF8"));
           return false;
         }
       }
     }
     this.frameFirstPiece = false;
-    this.messageLength += data.length;
-    (this.message as ByteBuffer).write(data);
+    this.messageLength += n;
+    (this.message as ByteBuffer).writeRange(chunk, start, end);
     return true;
   }
 

@@ -40,6 +40,12 @@ export interface FrameSink {
   onDataFrameStart(opcode: number, fin: boolean, rsv1: boolean, length: number): boolean;
   /** Unmasked payload piece of the current data frame, a view into the received chunk valid only during the call. */
   onDataFrameChunk(data: Buffer): boolean;
+  /**
+   * The same piece as `chunk[start, end)`, without a view made for it; when a sink has this
+   * method the parser calls it instead of {@link FrameSink.onDataFrameChunk}. `chunk` is valid
+   * only during the call.
+   */
+  onDataFrameBytes?(chunk: Buffer, start: number, end: number): boolean;
   /** End of the current data frame (also for zero-length frames). */
   onDataFrameEnd(fin: boolean): boolean;
   /** A whole control frame (close, ping, pong), payload unmasked, view valid only during the call. */
@@ -381,12 +387,17 @@ export class FrameParser {
           if (n > this.remaining) n = this.remaining;
           // RFC 6455 section 5.3: unmask octet i with masking-key octet (i modulo 4).
           if (this.masked) this.xor(chunk, pos, pos + n, this.key, this.phase);
-          const view = n === len ? chunk : chunk.subarray(pos, pos + n);
           this.phase = (this.phase + n) & 3;
           this.remaining -= n;
+          const start = pos;
           pos += n;
           this.pos = pos;
-          if (!this.proceed(this.sink.onDataFrameChunk(view))) return;
+          const sink = this.sink;
+          const more =
+            sink.onDataFrameBytes !== undefined
+              ? sink.onDataFrameBytes(chunk, start, pos)
+              : sink.onDataFrameChunk(n === len ? chunk : chunk.subarray(start, pos));
+          if (!this.proceed(more)) return;
           break;
         }
         case CONTROL_DATA: {

@@ -170,8 +170,13 @@ export class Utf8Validator {
    *   until {@link reset})
    */
   push(data: Uint8Array): boolean {
+    return this.pushRange(data, 0, data.length);
+  }
+
+  /** Feeds `data[start, end)`, as {@link push} does a whole buffer. */
+  pushRange(data: Uint8Array, start: number, end: number): boolean {
     if (this.state === REJECT) return false;
-    this.state = run(this.state, data, 0, data.length);
+    this.state = run(this.state, data, start, end);
     return this.state !== REJECT;
   }
 
