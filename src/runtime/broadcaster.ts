@@ -13,6 +13,9 @@ import type { Connection } from "./connection.js";
 import { SharedFrame } from "./shared-frame.js";
 
 /** Options of a {@link Broadcaster}. */
+/** Payloads of this many bytes and more are compressed for the recipients that negotiated it. */
+export const DEFAULT_BROADCAST_THRESHOLD = 1024;
+
 export interface BroadcastOptions {
   /** Send as binary (default for buffers) or text (default for strings). */
   readonly binary?: boolean;
@@ -73,8 +76,19 @@ export class Broadcaster {
       this.payload = this.plain.buf.bytes().subarray(this.plain.len - data.byteLength);
     }
     const size = this.payload.byteLength;
-    this.compress = options.compress ?? size >= (options.threshold ?? 1024);
+    this.compress = options.compress ?? size >= (options.threshold ?? DEFAULT_BROADCAST_THRESHOLD);
     this.level = options.level ?? 6;
+  }
+
+  /**
+   * @internal The uncompressed frame, with one more reference for the caller (unref it), when
+   * no recipient got a compressed one; else undefined.
+   */
+  takePlainFrame(): SharedFrame | undefined {
+    const plain = this.plain;
+    if (plain === undefined || this.compressed.size > 0 || this.released) return undefined;
+    plain.ref();
+    return plain;
   }
 
   /** The payload size in bytes. */

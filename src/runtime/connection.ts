@@ -986,6 +986,20 @@ export class Connection<S = Record<string, unknown>>
     return true;
   }
 
+  /**
+   * @internal True when `frame` is the last thing this connection queued and it may still send:
+   * a broadcast of the same tick appended to `frame` then follows everything sent before it,
+   * as its own frame would.
+   */
+  endsWithShared(frame: SharedFrame): boolean {
+    return (
+      this.queue.lastQueued === frame &&
+      this.core.canSend &&
+      !this.closed &&
+      this.pendingClose === undefined
+    );
+  }
+
   /** @internal The deflate window a shared compressed frame must fit, or undefined (plain only). */
   get sharedDeflateWindowBits(): number | undefined {
     return this.codec?.sharedWindowBits;

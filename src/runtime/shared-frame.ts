@@ -1,5 +1,6 @@
 import type { ByteBuffer } from "../buffer/byte-buffer.js";
 import type { Pool } from "../buffer/pool.js";
+import { appendFrame, frameSize } from "../protocol/frame-encoder.js";
 
 /**
  * A frame written to several connections (a broadcast): one pooled buffer, reference-counted,
@@ -9,20 +10,51 @@ import type { Pool } from "../buffer/pool.js";
  */
 export class SharedFrame {
   /** The encoded frame: `buf.bytes()` is exactly the bytes to write. */
-  readonly buf: ByteBuffer;
+  buf: ByteBuffer;
   /** The frame's bytes as one view, made once and written to every recipient. */
-  readonly view: Buffer;
-  /** The frame's length in bytes. */
-  readonly len: number;
+  view: Buffer;
+  /** The frame's length in bytes (of all its frames, see {@link appendFrame}). */
+  len: number;
   private readonly pool: Pool;
   private refs = 1;
 
-  /** @param buf - the encoded frame, owned by this object from now on; it must not change */
+  /**
+   * @param buf - the encoded frame, owned by this object from now on; it does not change once a
+   *   stream has it
+   */
   constructor(buf: ByteBuffer, pool: Pool) {
     this.buf = buf;
     this.view = buf.bytes();
     this.len = buf.len;
     this.pool = pool;
+  }
+
+  /** The references held: the creator's (until released) and one per recipient queue. */
+  get refCount(): number {
+    return this.refs;
+  }
+
+  /**
+   * @internal Appends a whole unmasked server frame after the bytes already here, so that the
+   * recipients write both in one buffer. Only while no stream has been given {@link view}: the
+   * caller (a broadcast merged into the previous one of the same tick) checks that every
+   * reference is held by a queue that has not written it yet. The storage may move.
+   */
+  appendFrame(opcode: number, payload: Uint8Array | string): void {
+    const n = typeof payload === "string" ? Buffer.byteLength(payload) : payload.byteLength;
+    const size = frameSize(n, false);
+    let buf = this.buf;
+    if (buf.available < size) {
+      // Doubling, so that merging k frames copies O(k) frames in all.
+      const next = this.pool.get(Math.max(2 * buf.len, buf.len + size));
+      next.write(buf.bytes());
+      this.pool.put(buf);
+      buf = next;
+      this.buf = next;
+    }
+    appendFrame(buf, opcode, payload, n, true, false, null);
+    this.view = buf.bytes();
+    this.len = buf.len;
   }
 
   /** True while some reference is held. */

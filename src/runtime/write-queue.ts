@@ -79,6 +79,16 @@ export class WriteQueue {
     );
   }
 
+  /**
+   * The frame queued last in this tick when it is the last thing waiting at all (nothing held
+   * or coalesced after it), else undefined: what a frame appended to it would follow.
+   */
+  get lastQueued(): OutgoingFrame | undefined {
+    if (this.held !== undefined || this.batch !== undefined) return undefined;
+    const n = this.tick.length;
+    return n === 0 ? undefined : this.tick[n - 1];
+  }
+
   /** Frames waiting here (not yet handed to the stream), a batch counting as one. */
   get waiting(): number {
     return (

@@ -22,8 +22,13 @@ import {
   validateRequest,
 } from "../protocol/handshake.js";
 import type { XorRange } from "../protocol/mask.js";
+import { Opcode } from "../protocol/opcodes.js";
 import type { Adapter } from "../runtime/adapter.js";
-import { Broadcaster, type BroadcastOptions } from "../runtime/broadcaster.js";
+import {
+  Broadcaster,
+  type BroadcastOptions,
+  DEFAULT_BROADCAST_THRESHOLD,
+} from "../runtime/broadcaster.js";
 import {
   type BackpressurePolicy,
   Connection,
@@ -35,6 +40,7 @@ import {
 import { Heartbeat } from "../runtime/heartbeat.js";
 import { DeflateMessageCodec } from "../runtime/message-codec.js";
 import { loadNativeXor } from "../runtime/native-mask.js";
+import type { SharedFrame } from "../runtime/shared-frame.js";
 import { ConnectionStats, type ConnectionStatsSnapshot } from "../runtime/stats.js";
 import { TopicRegistry } from "../runtime/topics.js";
 import { ReadBuffer } from "../transport/read-buffer.js";
@@ -159,6 +165,13 @@ function isHttpAnswer(v: unknown): v is HttpAnswer {
 }
 
 const DEFAULT_HANDSHAKE_TIMEOUT = 10_000;
+/** A broadcast is merged into the previous one of the tick while both fit in this many bytes. */
+const MERGE_MAX = 64 * 1024;
+
+/** The nextTick callback that ends a tick's broadcast merging (no closure per broadcast). */
+function forgetShared(upgrader: { forgetShared(): void }): void {
+  upgrader.forgetShared();
+}
 const DEFAULT_MAX_HEADER_LINES = 100;
 
 /**
@@ -173,6 +186,8 @@ const DEFAULT_MAX_HEADER_LINES = 100;
 export class Upgrader<S = Record<string, unknown>> {
   /** The pool every connection of this upgrader uses. */
   readonly pool: Pool;
+  /** The frame of this tick's last broadcast, while a next one may be appended to it. */
+  private lastShared: SharedFrame | undefined;
   /** The read buffer its plain TCP sockets share (see {@link UpgraderOptions.sharedReadBuffer}). */
   private readonly reads: ReadBuffer | undefined;
   /** The open connections. */
@@ -326,6 +341,13 @@ export class Upgrader<S = Record<string, unknown>> {
   /**
    * Sends `data` to every connection in `conns`, encoded (and compressed) once per variant.
    *
+   * Broadcasts of one tick to the same connections share one buffer: when every connection
+   * holding the previous broadcast's frame still has it as the last thing queued (nothing sent
+   * to it since, nothing written yet), this frame is appended to that buffer, and each
+   * connection writes both with one `write`. The order on every connection is that of the
+   * calls, as without merging; the appended message is admitted with the first (its bytes do
+   * not meet `maxBufferedAmount` on their own).
+   *
    * @returns how many connections it was queued for
    */
   broadcast(
@@ -333,13 +355,88 @@ export class Upgrader<S = Record<string, unknown>> {
     data: string | Uint8Array,
     options?: Omit<BroadcastOptions, "pool">,
   ): number {
+    const merged = this.mergeBroadcast(conns, data, options);
+    if (merged >= 0) return merged;
     const b = new Broadcaster(data, { ...options, pool: this.pool });
     try {
       for (const conn of conns) b.broadcast(conn as Connection<unknown>);
+      if (b.delivered > 0) this.rememberShared(b.takePlainFrame());
     } finally {
       b.release();
     }
     return b.delivered;
+  }
+
+  /** Keeps a reference to a broadcast's frame until the end of the tick, to merge into it. */
+  private rememberShared(frame: SharedFrame | undefined): void {
+    const last = this.lastShared;
+    this.lastShared = frame;
+    if (last !== undefined) last.unref();
+    else if (frame !== undefined) process.nextTick(forgetShared, this);
+  }
+
+  /** @internal The end of the tick: the remembered frame can no longer be merged into. */
+  forgetShared(): void {
+    const last = this.lastShared;
+    this.lastShared = undefined;
+    last?.unref();
+  }
+
+  /**
+   * Appends `data` to the previous broadcast's frame when that is safe for every connection
+   * holding it (see {@link broadcast}); the connections of `conns` that do not hold it get it
+   * as its own frame. Returns the connections reached, or -1 when it did not merge.
+   */
+  private mergeBroadcast(
+    conns: Iterable<Connection<S>>,
+    data: string | Uint8Array,
+    options: Omit<BroadcastOptions, "pool"> | undefined,
+  ): number {
+    const last = this.lastShared;
+    if (last === undefined || !last.live) return -1;
+    const size = typeof data === "string" ? Buffer.byteLength(data) : data.byteLength;
+    // Small messages only (a merge copies the frame so far), and never one a recipient might
+    // get compressed: that is another frame.
+    if (last.len + size > MERGE_MAX) return -1;
+    if (
+      this.deflate !== undefined &&
+      (options?.compress ?? size >= (options?.threshold ?? DEFAULT_BROADCAST_THRESHOLD))
+    ) {
+      return -1;
+    }
+    let holders = 0;
+    let others: Connection<unknown>[] | undefined;
+    for (const conn of conns) {
+      const c = conn as Connection<unknown>;
+      if (c.endsWithShared(last)) {
+        holders++;
+      } else {
+        if (others === undefined) others = [];
+        others.push(c);
+      }
+    }
+    // Every reference but ours must be such a queue, or some holder would see the new bytes
+    // after something else (or none of them has written it and one is not in `conns`).
+    if (holders === 0 || holders !== last.refCount - 1) return -1;
+    const opcode =
+      typeof data === "string"
+        ? options?.binary === true
+          ? Opcode.Binary
+          : Opcode.Text
+        : options?.binary === false
+          ? Opcode.Text
+          : Opcode.Binary;
+    last.appendFrame(opcode, data);
+    this.counters.messagesOut += holders;
+    this.counters.bytesOut += holders * size;
+    if (others === undefined) return holders;
+    const b = new Broadcaster(data, { ...options, pool: this.pool });
+    try {
+      for (const c of others) b.broadcast(c);
+    } finally {
+      b.release();
+    }
+    return holders + b.delivered;
   }
 
   /**
