@@ -18,6 +18,9 @@ export const BATCH_FRAME_MAX = 4096;
 /** The capacity of one coalescing buffer (a pool shard size). */
 export const BATCH_CAPACITY = 16 * 1024;
 
+/** The empty list every queue starts with (frozen: a push to it would be a bug, and throws). */
+const NO_FRAMES: OutgoingFrame[] = Object.freeze([]) as unknown as OutgoingFrame[];
+
 function bytesOf(frame: OutgoingFrame): Buffer {
   return frame instanceof ByteBuffer ? frame.bytes() : frame.view;
 }
@@ -41,9 +44,11 @@ export class WriteQueue {
   private readonly target: WritableTarget;
   private readonly pool: Pool;
   private readonly callback: (error?: Error | null) => void;
-  private inflight: OutgoingFrame[] = [];
+  // The three lists start as the shared empty NO_FRAMES and get an array of their own on first
+  // use: an idle connection keeps none (about 100 bytes each).
+  private inflight: OutgoingFrame[] = NO_FRAMES;
   private inflightHead = 0;
-  private pending: OutgoingFrame[] = [];
+  private pending: OutgoingFrame[] = NO_FRAMES;
   private pendingHead = 0;
   /** Bytes written to the stream whose callbacks are pending. */
   inflightBytes = 0;
@@ -54,7 +59,7 @@ export class WriteQueue {
   /** The small frames of this tick after the first, coalesced. */
   private batch: ByteBuffer | undefined;
   /** The data frames of this tick waiting for {@link flushBatch}, in order. */
-  private readonly tick: OutgoingFrame[] = [];
+  private tick: OutgoingFrame[] = NO_FRAMES;
   private tickBytes = 0;
 
   /**
@@ -116,6 +121,7 @@ export class WriteQueue {
       return;
     }
     this.closeBatch();
+    if (this.tick === NO_FRAMES) this.tick = [];
     this.tick.push(frame);
     this.tickBytes += frame.len;
   }
@@ -173,6 +179,7 @@ export class WriteQueue {
     const held = this.held;
     if (held !== undefined) {
       this.held = undefined;
+      if (this.tick === NO_FRAMES) this.tick = [];
       this.tick.push(held);
       this.tickBytes += held.len;
     }
@@ -183,6 +190,7 @@ export class WriteQueue {
       if (batch.len === 0) {
         this.pool.put(batch);
       } else {
+        if (this.tick === NO_FRAMES) this.tick = [];
         this.tick.push(batch);
         this.tickBytes += batch.len;
       }
@@ -207,6 +215,7 @@ export class WriteQueue {
 
   private enqueue(frame: OutgoingFrame, control: boolean): void {
     if (!control && (this.pendingHead < this.pending.length || this.target.writableNeedDrain)) {
+      if (this.pending === NO_FRAMES) this.pending = [];
       this.pending.push(frame);
       this.pendingBytes += frame.len;
       return;
@@ -223,7 +232,7 @@ export class WriteQueue {
       this.pendingBytes -= frame.len;
       this.write(frame);
     }
-    if (this.pendingHead === this.pending.length) {
+    if (this.pendingHead === this.pending.length && this.pendingHead !== 0) {
       this.pending.length = 0;
       this.pendingHead = 0;
     }
@@ -249,7 +258,7 @@ export class WriteQueue {
   /** Releases every frame still held (the stream is gone). */
   clear(): void {
     for (const frame of this.tick) this.release(frame);
-    this.tick.length = 0;
+    this.tick = NO_FRAMES;
     this.tickBytes = 0;
     if (this.held !== undefined) this.pool.put(this.held);
     if (this.batch !== undefined) this.pool.put(this.batch);
@@ -261,8 +270,8 @@ export class WriteQueue {
     for (let i = this.pendingHead; i < this.pending.length; i++) {
       this.release(this.pending[i] as OutgoingFrame);
     }
-    this.inflight = [];
-    this.pending = [];
+    this.inflight = NO_FRAMES;
+    this.pending = NO_FRAMES;
     this.inflightHead = 0;
     this.pendingHead = 0;
     this.inflightBytes = 0;
@@ -270,6 +279,7 @@ export class WriteQueue {
   }
 
   private write(frame: OutgoingFrame): void {
+    if (this.inflight === NO_FRAMES) this.inflight = [];
     this.inflight.push(frame);
     this.inflightBytes += frame.len;
     this.target.write(bytesOf(frame), this.callback);
