@@ -446,6 +446,25 @@ describe("FrameParser: pause, resume, stop", () => {
     ]);
   });
 
+  it("a sink that throws with chunks still queued: the next input goes behind them", () => {
+    const sink = new RecordingSink();
+    const parser = new FrameParser(sink, client);
+    let thrown = false;
+    sink.pauseAt = (call) => call === 0;
+    sink.hook = (type) => {
+      if (type === "data" && !thrown) {
+        thrown = true;
+        throw new Error("user bug");
+      }
+    };
+    parser.receive(hex("82 03 61"));
+    parser.receive(hex("62"));
+    // "a" is parsed and the sink throws: "b" is still queued.
+    assert.throws(() => parser.resume(), /user bug/);
+    parser.receive(hex("63"));
+    assert.deepEqual(sink.events, dataEvents(2, true, Buffer.from("abc")));
+  });
+
   it("resume() on a parser that is not paused does nothing", () => {
     const sink = new RecordingSink();
     const parser = new FrameParser(sink, client);
