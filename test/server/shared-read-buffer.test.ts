@@ -14,7 +14,8 @@ import WebSocket from "ws";
 import type { Connection, Handler, ServerOptions } from "../../src/index.js";
 import { READ_BUFFER_SIZE } from "../../src/transport/read-buffer.js";
 import { hasOpenssl, makeCertificate } from "../client/helpers.js";
-import { echo, openClient, startServer, until } from "../hardening/lib/harness.js";
+import { dial, echo, openClient, startServer, until } from "../hardening/lib/harness.js";
+import { maskedFrame, upgradeRequest } from "../helpers/raw-client.js";
 import { prng, randomBytes, randomUtf8 } from "../protocol/transient-feed.js";
 
 interface Outgoing {
@@ -139,10 +140,10 @@ function dataBytes(socket: net.Socket): () => number {
 
 /** A server whose accepted sockets are collected, in order, and whose opened connections too. */
 async function start(handler: Handler, options: ServerOptions = {}) {
-  const { server, url } = await startServer(handler, options);
+  const { server, url, port } = await startServer(handler, options);
   const sockets: net.Socket[] = [];
   server.http.on("connection", (s: net.Socket) => sockets.push(s));
-  return { server, url, sockets };
+  return { server, url, port, sockets };
 }
 
 /** Asserts that the sockets read into one shared buffer of the default size. */
@@ -319,6 +320,39 @@ describe("shared read buffer, end to end", { timeout: 60_000 }, () => {
     );
     a.close();
     b.close();
+  });
+
+  it("bytes read before the socket was adopted (during an async authorize) come first", async () => {
+    let allow: ((ok: boolean) => void) | undefined;
+    const got: Buffer[] = [];
+    const { port, sockets } = await start(
+      {
+        onMessage(_conn, message) {
+          got.push(Buffer.from(message.data));
+        },
+      },
+      { authorize: () => new Promise<boolean>((resolve) => (allow = resolve)) },
+    );
+    const raw = await dial(port);
+    const answer: Buffer[] = [];
+    raw.on("data", (c: Buffer) => answer.push(c));
+    raw.write(upgradeRequest());
+    await until(() => allow !== undefined, "authorize");
+    // Half a frame while the upgrade waits: the socket reads it into its own readable buffer.
+    const payload = randomBytes(100_000, 9);
+    const first = maskedFrame(2, payload);
+    raw.write(first.subarray(0, 30_000));
+    const server = sockets[0] as net.Socket;
+    await until(() => server.readableLength > 0, "bytes buffered before the adoption");
+    allow?.(true);
+    await until(() => Buffer.concat(answer).includes("\r\n\r\n"), "the 101");
+    assert.ok(Buffer.isBuffer(readBufferOf(server)), "adopted after the handshake");
+    // The rest arrives through the shared buffer, after what was buffered.
+    raw.write(Buffer.concat([first.subarray(30_000), maskedFrame(1, "second")]));
+    await until(() => got.length === 2, "both messages");
+    assert.ok(got[0]?.equals(payload), "the first message, whole and in order");
+    assert.equal(got[1]?.toString(), "second");
+    raw.destroy();
   });
 
   it("sharedReadBuffer: false leaves the sockets alone (their reads come as data)", async () => {
