@@ -178,8 +178,14 @@ export class FrameParser {
    */
   receive(chunk: Buffer, transient = false): void {
     if (this.state === STOPPED) return;
-    if (this.isPaused || this.parsing || this.pos < this.chunk.length) {
-      // A kept rest (left by a sink that threw) goes first, so order holds in every case.
+    if (
+      this.isPaused ||
+      this.parsing ||
+      this.pos < this.chunk.length ||
+      this.queueHead < this.queue.length
+    ) {
+      // A kept rest and queued chunks (left by a sink that threw) go first: order holds in every
+      // case.
       if (chunk.length === 0) return;
       this.queue.push(transient ? Buffer.from(chunk) : chunk);
       this.queuedBytes += chunk.length;

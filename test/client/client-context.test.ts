@@ -1,10 +1,14 @@
 // ClientContext: the resources client connections share, passed in rather than global.
 import assert from "node:assert/strict";
+import type { Duplex } from "node:stream";
 import { after, before, describe, it } from "node:test";
 import { BufferPool } from "../../src/buffer/buffer-pool.js";
 import { ClientContext, connect } from "../../src/client/index.js";
 import { resolveDeflateOptions } from "../../src/deflate/negotiation.js";
 import { FixedMaskSource } from "../../src/protocol/mask.js";
+import type { Connection } from "../../src/runtime/connection.js";
+import { READ_BUFFER_SIZE } from "../../src/transport/read-buffer.js";
+import { prng, randomBytes, randomUtf8 } from "../protocol/transient-feed.js";
 import { Inbox, rejectsWith, startRawServer, startWsServer, switching } from "./helpers.js";
 
 describe("ClientContext", () => {
@@ -106,6 +110,95 @@ describe("ClientContext", () => {
       conn.terminate();
     } finally {
       await raw.close();
+    }
+  });
+});
+
+describe("ClientContext: the shared read buffer", () => {
+  let plain: Awaited<ReturnType<typeof startWsServer>>;
+  let deflate: Awaited<ReturnType<typeof startWsServer>>;
+  before(async () => {
+    plain = await startWsServer({ perMessageDeflate: false });
+    deflate = await startWsServer({ perMessageDeflate: { threshold: 0 } });
+  });
+  after(async () => {
+    await plain.close();
+    await deflate.close();
+  });
+
+  /** The socket under a client connection (a private field, read for tests). */
+  function socketOf(conn: Connection): Duplex {
+    return (conn as unknown as { stream: Duplex }).stream;
+  }
+
+  /** The buffer a socket reads into through `onread` (net.Socket's `kBuffer`), or null. */
+  function readBufferOf(socket: object): unknown {
+    const field = Object.getOwnPropertySymbols(socket).find((s) => s.description === "kBuffer");
+    assert.ok(field !== undefined, "this Node's net.Socket has its kBuffer field");
+    return (socket as Record<symbol, unknown>)[field];
+  }
+
+  /** Sends `count` messages of 1 B .. 1 MiB at once and checks each echo, byte for byte. */
+  async function echoes(conn: Connection, inbox: Inbox, count: number, seed: number) {
+    const next = prng(seed);
+    const sent: { data: Buffer; text: boolean }[] = [];
+    const fixed = [1, 65_536, 65_537, 1 << 20];
+    for (let i = 0; i < count; i++) {
+      const size =
+        fixed[i] ?? Math.max(1, Math.floor(Math.exp((next() / 2 ** 32) * Math.log(1 << 20))));
+      const text = i % 5 === 4;
+      const data = text ? randomUtf8(size, next()) : randomBytes(size, next());
+      sent.push({ data, text });
+      conn.send(text ? data.toString() : data);
+    }
+    for (const [i, m] of sent.entries()) {
+      const got = await inbox.next();
+      assert.equal(got.isText, m.text, `message ${i}: type`);
+      assert.ok(got.data.equals(m.data), `message ${i} (${m.data.length} bytes): every byte`);
+    }
+  }
+
+  for (const mode of ["plain", "permessage-deflate"] as const) {
+    it(`new ClientContext(): two connections read into its one buffer; 1 B .. 1 MiB echoes (${mode})`, async () => {
+      const url = mode === "plain" ? plain.url : deflate.url;
+      const context = new ClientContext();
+      assert.equal(context.readBuffer?.active, false, "allocated on first use");
+      const inboxes = [new Inbox(), new Inbox()];
+      const conns = await Promise.all(
+        inboxes.map((inbox) =>
+          connect(url, inbox, { context, perMessageDeflate: mode === "plain" ? false : {} }),
+        ),
+      );
+      if (mode !== "plain") assert.match(conns[0]!.extensions, /permessage-deflate/);
+      assert.equal(context.readBuffer?.active, true);
+      const buffers = conns.map((c) => readBufferOf(socketOf(c)));
+      assert.ok(Buffer.isBuffer(buffers[0]), "the client socket was adopted");
+      assert.equal((buffers[0] as Buffer).length, READ_BUFFER_SIZE);
+      assert.equal(buffers[1], buffers[0], "one buffer for the context's sockets");
+      let dataEvents = 0;
+      for (const c of conns) socketOf(c).on("data", () => dataEvents++);
+      await Promise.all(conns.map((c, i) => echoes(c, inboxes[i]!, 24, 10 + i)));
+      assert.equal(dataEvents, 0, "every read went through the buffer");
+      for (const c of conns) c.close();
+      await Promise.all(inboxes.map((i) => i.closed));
+    });
+  }
+
+  it("connect() without a context, and a context with sharedReadBuffer: false, leave the socket alone", async () => {
+    const off = new ClientContext({ sharedReadBuffer: false });
+    assert.equal(off.readBuffer, undefined);
+    for (const context of [undefined, off]) {
+      const inbox = new Inbox();
+      const conn = await connect(plain.url, inbox, { context, perMessageDeflate: false });
+      assert.equal(readBufferOf(socketOf(conn)), null, context === undefined ? "implicit" : "off");
+      let dataBytes = 0;
+      socketOf(conn).on("data", (c: Buffer) => {
+        dataBytes += c.length;
+      });
+      await echoes(conn, inbox, 6, 20);
+      assert.ok(dataBytes > 0, "reads come as data events");
+      conn.close();
+      await inbox.closed;
     }
   });
 });

@@ -12,6 +12,17 @@ import {
   ReadyState,
 } from "../../src/protocol/connection.js";
 import { FixedMaskSource } from "../../src/protocol/mask.js";
+import { CountingPool } from "../hardening/lib/counting-pool.js";
+import {
+  buildWire,
+  cuts,
+  pausesAt,
+  ReusedBuffer,
+  readsOf,
+  type Sent,
+  schedule,
+  wireItems,
+} from "./transient-feed.js";
 
 type Event =
   | { kind: "message"; opcode: number; data: string }
@@ -442,5 +453,168 @@ describe("ProtocolConnection.sendBuffer refusals", () => {
     for (const f of outputs) pool.put(f);
     const st = pool.stats();
     assert.equal(st.gets, st.puts, "both refused buffers went back to the pool");
+  });
+});
+
+describe("ProtocolConnection: transient input (a shared read buffer)", () => {
+  type Logged =
+    | { type: "message" | "ping" | "pong" | "output"; opcode?: number; data: Buffer }
+    | { type: "stream"; opcode: number; pieces: Buffer[] }
+    | { type: "abort" | "end" };
+  type Normal =
+    | { type: "message" | "stream" | "ping" | "pong" | "output"; opcode?: number; data: Buffer }
+    | { type: "abort" | "end" };
+
+  /**
+   * Records what the core reports. A streamed message's pieces are kept as given, not copied: the
+   * core promises that they are copies when its input is transient, so they must still hold their
+   * bytes at the end, after every read was overwritten.
+   */
+  class KeepingSink implements ProtocolSink {
+    readonly log: Logged[] = [];
+    calls = 0;
+    pauseAt: (call: number) => boolean = () => false;
+    /** Streamed pieces that are views of the read buffer. */
+    aliased = 0;
+    private pieces: Buffer[] = [];
+    private opcode = 0;
+    constructor(
+      readonly pool: CountingPool,
+      readonly memory?: ReusedBuffer,
+    ) {}
+    private answer(): boolean {
+      return !this.pauseAt(this.calls++);
+    }
+    onMessage(opcode: number, data: ByteBuffer): boolean {
+      this.log.push({ type: "message", opcode, data: Buffer.from(data.bytes()) });
+      this.pool.put(data);
+      return this.answer();
+    }
+    onMessageStart(opcode: number): void {
+      this.opcode = opcode;
+      this.pieces = [];
+    }
+    onMessageChunk(data: Buffer): boolean {
+      if (this.memory?.owns(data)) this.aliased++;
+      this.pieces.push(data);
+      return this.answer();
+    }
+    onMessageEnd(): boolean {
+      this.log.push({ type: "stream", opcode: this.opcode, pieces: this.pieces });
+      return this.answer();
+    }
+    onMessageAbort(): void {
+      this.log.push({ type: "abort" });
+    }
+    onCompressedMessage(_opcode: number, data: ByteBuffer): void {
+      this.pool.put(data);
+      throw new Error("no compression here");
+    }
+    onPing(payload: Buffer): void {
+      this.log.push({ type: "ping", data: Buffer.from(payload) });
+    }
+    onPong(payload: Buffer): void {
+      this.log.push({ type: "pong", data: Buffer.from(payload) });
+    }
+    onOutput(frame: ByteBuffer): void {
+      this.log.push({ type: "output", data: Buffer.from(frame.bytes()) });
+      this.pool.put(frame);
+    }
+    onPeerClose(): void {}
+    onEnd(): void {
+      this.log.push({ type: "end" });
+    }
+    /** The log, each stream's pieces joined now (long after they were handed over). */
+    normal(): Normal[] {
+      return this.log.map((e) =>
+        e.type === "stream"
+          ? { type: "stream", opcode: e.opcode, data: Buffer.concat(e.pieces) }
+          : e,
+      );
+    }
+  }
+
+  /** What the core must report for `sent`, from the model. */
+  function modelOf(sent: readonly Sent[], threshold: number | undefined): Normal[] {
+    const out: Normal[] = [];
+    for (const s of sent) {
+      if (s.type === "message") {
+        const streamed = threshold !== undefined && (s.fragments > 1 || s.firstLength >= threshold);
+        out.push({ type: streamed ? "stream" : "message", opcode: s.opcode, data: s.data });
+      } else if (s.type === "ping") {
+        // RFC 6455 section 5.5.2: the pong goes out first, then the sink hears of the ping.
+        out.push({
+          type: "output",
+          data: Buffer.concat([Buffer.from([0x8a, s.data.length]), s.data]),
+        });
+        out.push({ type: "ping", data: s.data });
+      } else {
+        out.push({ type: "pong", data: s.data });
+      }
+    }
+    return out;
+  }
+
+  function core(threshold: number | undefined, memory?: ReusedBuffer) {
+    const pool = new CountingPool(new BufferPool(64, 1024 * 1024));
+    const sink = new KeepingSink(pool, memory);
+    const conn = new ProtocolConnection(sink, { role: "server", pool, streamThreshold: threshold });
+    return { conn, sink, pool };
+  }
+
+  it("property: reads overwritten after every call, sink pauses, streamed and whole messages: the same events, and streamed pieces keep their bytes", () => {
+    fc.assert(
+      fc.property(
+        wireItems,
+        cuts,
+        schedule,
+        fc.constantFrom(undefined, 0, 1000, 65_536),
+        (items, c, s, threshold) => {
+          const wire = buildWire(items);
+          const reads = readsOf(wire, c);
+          const reference = core(threshold);
+          for (const read of reads) reference.conn.receive(Buffer.from(read));
+          assert.deepEqual(reference.sink.normal(), modelOf(wire.sent, threshold));
+
+          const memory = new ReusedBuffer();
+          const { conn, sink, pool } = core(threshold, memory);
+          sink.pauseAt = (call) => pausesAt(s, call);
+          for (const [i, read] of reads.entries()) {
+            conn.receive(memory.load(read), true);
+            // The next read of any connection lands in the same memory.
+            memory.clobber();
+            for (let r = s.resumes[i] ?? 1; r > 0; r--) conn.resumeSink();
+          }
+          for (let guard = 0; conn.pausedBySink; guard++) {
+            assert.ok(guard < 1_000_000, "the core makes progress");
+            conn.resumeSink();
+          }
+          assert.equal(conn.paused, false);
+          assert.equal(conn.bufferedInput, 0);
+          assert.equal(sink.aliased, 0, "no streamed piece is a view of the read buffer");
+          assert.deepEqual(sink.normal(), reference.sink.normal());
+          assert.equal(pool.outstanding, 0);
+        },
+      ),
+      { numRuns: 120 },
+    );
+  });
+
+  it("a streamed piece of transient input is a copy; of owned input, a view", () => {
+    const memory = new ReusedBuffer();
+    const wire = buildWire([
+      { kind: "message", opcode: 2, size: 300, seed: 7, cuts: [100], controls: [] },
+    ]);
+    const a = core(0, memory);
+    a.conn.receive(memory.load(wire.bytes), true);
+    memory.clobber();
+    const b = core(0);
+    const owned = Buffer.from(wire.bytes);
+    b.conn.receive(owned);
+    const [x, y] = [a.sink.normal(), b.sink.normal()];
+    assert.deepEqual(x, y);
+    assert.equal(a.sink.aliased, 0);
+    const pieces = (b.sink.log[0] as { pieces: Buffer[] }).pieces;
+    assert.ok(pieces.length > 0 && pieces.every((p) => p.buffer === owned.buffer));
   });
 });

@@ -12,6 +12,16 @@ import {
   split,
   withOffset,
 } from "./frame-log.js";
+import {
+  buildWire,
+  cuts,
+  pausesAt,
+  ReusedBuffer,
+  readsOf,
+  schedule,
+  type Wire,
+  wireItems,
+} from "./transient-feed.js";
 
 const server = { role: "server" } as const;
 const client = { role: "client" } as const;
@@ -446,11 +456,139 @@ describe("FrameParser: pause, resume, stop", () => {
     ]);
   });
 
+  it("a sink that throws with chunks still queued: the next input goes behind them", () => {
+    const sink = new RecordingSink();
+    const parser = new FrameParser(sink, client);
+    let thrown = false;
+    sink.pauseAt = (call) => call === 0;
+    sink.hook = (type) => {
+      if (type === "data" && !thrown) {
+        thrown = true;
+        throw new Error("user bug");
+      }
+    };
+    parser.receive(hex("82 03 61"));
+    parser.receive(hex("62"));
+    // "a" is parsed and the sink throws: "b" is still queued.
+    assert.throws(() => parser.resume(), /user bug/);
+    parser.receive(hex("63"));
+    assert.deepEqual(sink.events, dataEvents(2, true, Buffer.from("abc")));
+  });
+
   it("resume() on a parser that is not paused does nothing", () => {
     const sink = new RecordingSink();
     const parser = new FrameParser(sink, client);
     parser.resume();
     assert.equal(sink.events.length, 0);
     assert.equal(parser.paused, false);
+  });
+});
+
+describe("FrameParser: transient chunks (a shared read buffer)", () => {
+  const BOOM = new Error("sink bug");
+
+  /** The log the frames must give, from the model (independent of the parser). */
+  function modelOf(wire: Wire): FrameEvent[] {
+    const events: FrameEvent[] = [];
+    for (const f of wire.frames) {
+      const payload = Buffer.from(f.payload);
+      if (f.opcode >= 8) events.push({ type: "control", opcode: f.opcode, payload });
+      else events.push(...dataEvents(f.opcode, f.fin, payload));
+    }
+    return events;
+  }
+
+  it("property: reads overwritten after every call, random pauses and a throw: the same log", () => {
+    fc.assert(
+      fc.property(wireItems, cuts, schedule, (items, c, s) => {
+        const wire = buildWire(items);
+        const reads = readsOf(wire, c);
+        // The reference: fresh chunks nobody touches, no pause.
+        const reference = parseChunks(
+          reads.map((r) => Buffer.from(r)),
+          server,
+        ).events;
+        assert.deepEqual(reference, modelOf(wire));
+
+        const memory = new ReusedBuffer();
+        const sink = new RecordingSink();
+        sink.pauseAt = (call) => pausesAt(s, call);
+        let thrown = false;
+        sink.hook = () => {
+          if (!thrown && sink.calls - 1 === s.throwAt) {
+            thrown = true;
+            throw BOOM;
+          }
+        };
+        const parser = new FrameParser(sink, server);
+        // After a throw, the rest of the input (and an event that was due, such as a frame's end)
+        // waits for more input or a pause and resume.
+        let owed = false;
+        const guarded = (step: () => void) => {
+          try {
+            step();
+          } catch (error) {
+            if (error !== BOOM) throw error;
+            owed = true;
+          }
+        };
+        for (const [i, read] of reads.entries()) {
+          const view = memory.load(read);
+          guarded(() => parser.receive(view, true));
+          // The next read lands in the same memory: whatever the parser kept must be its own.
+          memory.clobber();
+          for (let r = s.resumes[i] ?? 1; r > 0; r--) guarded(() => parser.resume());
+        }
+        // The end: resume until everything is parsed.
+        for (let guard = 0; owed || parser.paused || parser.bufferedBytes > 0; guard++) {
+          assert.ok(guard < 1_000_000, "the parser makes progress");
+          owed = false;
+          if (!parser.paused) parser.pause();
+          guarded(() => parser.resume());
+        }
+        assert.deepEqual(sink.events, reference);
+        assert.equal(parser.bufferedBytes, 0);
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it("keeps its own copy of a paused chunk's rest and of chunks queued while paused", () => {
+    // Two messages in one read; the sink pauses after the first one's start.
+    const stream = Buffer.concat([
+      hex("82 85 37 fa 21 3d 7f 9f 4d 51 58"),
+      hex("81 83 01 02 03 04"),
+      Buffer.from([0x61 ^ 1, 0x62 ^ 2, 0x63 ^ 3]),
+    ]);
+    const memory = new ReusedBuffer();
+    const sink = new RecordingSink();
+    sink.pauseAt = (call) => call === 0;
+    const parser = new FrameParser(sink, server);
+    parser.receive(memory.load(stream), true);
+    memory.clobber();
+    assert.equal(parser.paused, true);
+    parser.receive(memory.load(hex("89 80 00 00 00 00")), true);
+    memory.clobber();
+    parser.resume();
+    assert.deepEqual(sink.events, [
+      ...dataEvents(2, true, HELLO),
+      ...dataEvents(1, true, Buffer.from("abc")),
+      { type: "control", opcode: 9, payload: Buffer.alloc(0) },
+    ]);
+  });
+
+  it("without transient, it keeps the caller's chunk itself (no copy)", () => {
+    const sink = new RecordingSink();
+    sink.pauseAt = (call) => call === 0;
+    const seen: Buffer[] = [];
+    const parser = new FrameParser(sink, server);
+    const chunk = Buffer.concat([hex("82 80 00 00 00 00"), hex("82 81 00 00 00 00 07")]);
+    parser.receive(chunk);
+    sink.onDataFrameChunk = (data) => {
+      seen.push(data);
+      return true;
+    };
+    parser.resume();
+    assert.equal(seen[0]?.buffer, chunk.buffer, "a view of the caller's chunk");
   });
 });
