@@ -209,8 +209,6 @@ export class ProtocolConnection implements FrameSink {
   private fragmented = false;
   /** The sink asked to pause (onMessage or onMessageChunk returned false). */
   private sinkPaused = false;
-  /** Inside {@link receive} of a transient chunk: pieces the sink keeps must be copies. */
-  private transientInput = false;
 
   // Outgoing.
   private sendingFragmented = false;
@@ -267,19 +265,11 @@ export class ProtocolConnection implements FrameSink {
    * a buffer the caller owns. After the close handshake or a failure, input is ignored.
    *
    * With `transient`, `chunk` is valid only during the call (a read buffer the caller reuses):
-   * the core copies what it keeps past the call, and a streamed message's pieces are copies.
+   * the core copies what it keeps past the call. What it hands the sink is valid during the sink
+   * call either way (a streamed message's pieces included: the sink copies what it keeps).
    */
   receive(chunk: Buffer, transient = false): void {
-    if (!transient) {
-      this.parser.receive(chunk);
-      return;
-    }
-    this.transientInput = true;
-    try {
-      this.parser.receive(chunk, true);
-    } finally {
-      this.transientInput = false;
-    }
+    this.parser.receive(chunk, transient);
   }
 
   /**
@@ -827,9 +817,7 @@ export class ProtocolConnection implements FrameSink {
       return false;
     }
     this.messageLength += data.length;
-    // The sink keeps the piece (a Readable queues it): it must outlive a transient input chunk.
-    const piece = this.transientInput ? Buffer.from(data) : data;
-    const more = (this.sink.onMessageChunk as (data: Buffer) => boolean)(piece);
+    const more = (this.sink.onMessageChunk as (data: Buffer) => boolean)(data);
     if (this.state === ReadyState.Closed) return false;
     if (!more) {
       this.sinkPaused = true;

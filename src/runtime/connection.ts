@@ -366,6 +366,8 @@ export class Connection<S = Record<string, unknown>>
   /** True while the core parses a chunk: frames queued meanwhile go out when it returns. */
   private parsing = false;
   private needDrain = false;
+  /** The stream is a TCP socket: writes may go without a callback (see {@link quietWrites}). */
+  private quietCapable = false;
   private closeTimer: ReturnType<typeof setTimeout> | undefined;
   private closed = false;
   private opened = false;
@@ -465,7 +467,7 @@ export class Connection<S = Record<string, unknown>>
     });
     // One write callback per connection, none per message.
     this.onWritten = (error) => this.written(error);
-    this.queue = new WriteQueue(stream, options.pool, this.onWritten);
+    this.queue = new WriteQueue(stream, options.pool, this.onWritten, this);
     this.codec?.attach(this.core, this);
   }
 
@@ -984,6 +986,23 @@ export class Connection<S = Record<string, unknown>>
     }
     this.underHighWaterMark();
     return true;
+  }
+
+  /**
+   * @internal The transport found a TCP socket, whose writes are out once `writableLength` is
+   * back to 0: the write queue may then write without a callback.
+   */
+  useQuietWrites(): void {
+    this.quietCapable = true;
+  }
+
+  /**
+   * @internal Whether the write queue may write without a callback now: a TCP socket, and no
+   * write completion is awaited (no `onDrain` due, no stream being sent, which both learn of
+   * progress through the callbacks).
+   */
+  get quietWrites(): boolean {
+    return this.quietCapable && !this.needDrain && this.activeStream === undefined;
   }
 
   /**

@@ -7,11 +7,24 @@ export type OutgoingFrame = ByteBuffer | SharedFrame;
 
 /** What the queue writes to: the part of a Node Writable it uses. */
 export interface WritableTarget {
-  write(data: Uint8Array, callback: (error?: Error | null) => void): boolean;
+  write(data: Uint8Array, callback?: (error?: Error | null) => void): boolean;
   cork(): void;
   uncork(): void;
   readonly writableNeedDrain: boolean;
+  /** Bytes given to `write` and not written out yet (Node's `writableLength`). */
+  readonly writableLength?: number;
 }
+
+/**
+ * Who may let the queue write without a callback: the connection, for a TCP socket, while it
+ * needs no write completion (no `onDrain` due, no stream being sent).
+ */
+export interface QuietWriter {
+  readonly quietWrites: boolean;
+}
+
+/** The zero-length write that reports, through its callback, when the writes before it are out. */
+const MARKER = Buffer.alloc(0);
 
 /** Frames up to this size are coalesced with the other small frames of the same tick. */
 export const BATCH_FRAME_MAX = 4096;
@@ -20,6 +33,8 @@ export const BATCH_CAPACITY = 16 * 1024;
 
 /** The empty list every queue starts with (frozen: a push to it would be a bug, and throws). */
 const NO_FRAMES: OutgoingFrame[] = Object.freeze([]) as unknown as OutgoingFrame[];
+/** The same for the list of write callbacks to come. */
+const NO_POINTS: number[] = Object.freeze([]) as unknown as number[];
 
 function bytesOf(frame: OutgoingFrame): Buffer {
   return frame instanceof ByteBuffer ? frame.bytes() : frame.view;
@@ -48,6 +63,15 @@ export class WriteQueue {
   // use: an idle connection keeps none (about 100 bytes each).
   private inflight: OutgoingFrame[] = NO_FRAMES;
   private inflightHead = 0;
+  /** In-flight frames released so far, ever: the position of `inflight[inflightHead]`. */
+  private released = 0;
+  /**
+   * One entry per write callback to come, in order: how many frames (counted as
+   * {@link released} counts) are out once it is called.
+   */
+  private points: number[] = NO_POINTS;
+  private pointsHead = 0;
+  private readonly quiet: QuietWriter | undefined;
   private pending: OutgoingFrame[] = NO_FRAMES;
   private pendingHead = 0;
   /** Bytes written to the stream whose callbacks are pending. */
@@ -66,11 +90,21 @@ export class WriteQueue {
    * @param target - the stream
    * @param pool - where owned frames go back
    * @param callback - the one write callback of the connection; it must call {@link written}
+   * @param quiet - for a TCP socket: when it allows, frames are written without a callback and
+   *   released as soon as `writableLength` says they are out (at once, in the usual case that the
+   *   kernel took them); a write that is still on its way gets a zero-length marker write behind
+   *   it, whose callback releases it. Node then schedules nothing per write.
    */
-  constructor(target: WritableTarget, pool: Pool, callback: (error?: Error | null) => void) {
+  constructor(
+    target: WritableTarget,
+    pool: Pool,
+    callback: (error?: Error | null) => void,
+    quiet?: QuietWriter,
+  ) {
     this.target = target;
     this.pool = pool;
     this.callback = callback;
+    this.quiet = quiet;
   }
 
   /** Everything not yet flushed by the stream. */
@@ -168,10 +202,13 @@ export class WriteQueue {
       this.enqueue(frame, false);
       return;
     }
+    // Quiet writes are checked once, after the burst: inside the cork nothing is out yet.
+    const quiet = this.quiet?.quietWrites === true;
     this.target.cork();
-    for (let i = 0; i < n; i++) this.enqueue(tick[i] as OutgoingFrame, false);
+    for (let i = 0; i < n; i++) this.enqueue(tick[i] as OutgoingFrame, false, quiet);
     tick.length = 0;
     this.target.uncork();
+    if (quiet) this.settleQuiet();
   }
 
   /** Moves the held frame or the batch to the end of this tick's list. */
@@ -213,14 +250,14 @@ export class WriteQueue {
     this.pool.put(frame);
   }
 
-  private enqueue(frame: OutgoingFrame, control: boolean): void {
+  private enqueue(frame: OutgoingFrame, control: boolean, inBurst = false): void {
     if (!control && (this.pendingHead < this.pending.length || this.target.writableNeedDrain)) {
       if (this.pending === NO_FRAMES) this.pending = [];
       this.pending.push(frame);
       this.pendingBytes += frame.len;
       return;
     }
-    this.write(frame);
+    this.write(frame, inBurst);
   }
 
   /** The stream drained: hands it waiting frames until it is full again. */
@@ -230,7 +267,7 @@ export class WriteQueue {
       this.pending[this.pendingHead] = undefined as unknown as OutgoingFrame;
       this.pendingHead++;
       this.pendingBytes -= frame.len;
-      this.write(frame);
+      this.write(frame, false);
     }
     if (this.pendingHead === this.pending.length && this.pendingHead !== 0) {
       this.pending.length = 0;
@@ -238,21 +275,64 @@ export class WriteQueue {
     }
   }
 
-  /** Called from the write callback: the oldest in-flight frame is written; release it. */
+  /** Called from the write callback: the frames written up to that callback are out. */
   written(): void {
-    const frame = this.inflight[this.inflightHead];
-    if (frame === undefined) return;
-    this.inflight[this.inflightHead] = undefined as unknown as OutgoingFrame;
-    this.inflightHead++;
-    this.inflightBytes -= frame.len;
-    this.release(frame);
-    if (this.inflightHead === this.inflight.length) {
-      this.inflight.length = 0;
-      this.inflightHead = 0;
-    } else if (this.inflightHead > 1024 && this.inflightHead * 2 > this.inflight.length) {
-      this.inflight = this.inflight.slice(this.inflightHead);
+    const points = this.points;
+    if (this.pointsHead === points.length) return;
+    const upTo = points[this.pointsHead] as number;
+    points[this.pointsHead++] = 0;
+    if (this.pointsHead === points.length) {
+      points.length = 0;
+      this.pointsHead = 0;
+    } else if (this.pointsHead > 1024 && this.pointsHead * 2 > points.length) {
+      this.points = points.slice(this.pointsHead);
+      this.pointsHead = 0;
+    }
+    this.releaseUpTo(upTo);
+  }
+
+  /** Releases the in-flight frames until `upTo` of them have been released in all. */
+  private releaseUpTo(upTo: number): void {
+    const inflight = this.inflight;
+    while (this.released < upTo && this.inflightHead < inflight.length) {
+      const frame = inflight[this.inflightHead] as OutgoingFrame;
+      inflight[this.inflightHead++] = undefined as unknown as OutgoingFrame;
+      this.released++;
+      this.inflightBytes -= frame.len;
+      this.release(frame);
+    }
+    if (this.inflightHead === inflight.length) {
+      if (this.inflightHead !== 0) {
+        inflight.length = 0;
+        this.inflightHead = 0;
+      }
+    } else if (this.inflightHead > 1024 && this.inflightHead * 2 > inflight.length) {
+      this.inflight = inflight.slice(this.inflightHead);
       this.inflightHead = 0;
     }
+  }
+
+  /** Frames handed to the stream so far, ever (released ones included). */
+  private get handed(): number {
+    return this.released + this.inflight.length - this.inflightHead;
+  }
+
+  /**
+   * After quiet writes: all out (the usual case) releases them now; otherwise a marker write
+   * calls back once they are.
+   */
+  private settleQuiet(): void {
+    if (this.target.writableLength === 0) {
+      this.releaseUpTo(this.handed);
+      return;
+    }
+    this.addPoint();
+    this.target.write(MARKER, this.callback);
+  }
+
+  private addPoint(): void {
+    if (this.points === NO_POINTS) this.points = [];
+    this.points.push(this.handed);
   }
 
   /** Releases every frame still held (the stream is gone). */
@@ -270,18 +350,32 @@ export class WriteQueue {
     for (let i = this.pendingHead; i < this.pending.length; i++) {
       this.release(this.pending[i] as OutgoingFrame);
     }
+    this.released += this.inflight.length - this.inflightHead;
     this.inflight = NO_FRAMES;
     this.pending = NO_FRAMES;
+    this.points = NO_POINTS;
+    this.pointsHead = 0;
     this.inflightHead = 0;
     this.pendingHead = 0;
     this.inflightBytes = 0;
     this.pendingBytes = 0;
   }
 
-  private write(frame: OutgoingFrame): void {
+  private write(frame: OutgoingFrame, inBurst: boolean): void {
     if (this.inflight === NO_FRAMES) this.inflight = [];
     this.inflight.push(frame);
     this.inflightBytes += frame.len;
+    if (inBurst) {
+      // A quiet burst: flushBatch settles it after the uncork.
+      this.target.write(bytesOf(frame));
+      return;
+    }
+    if (this.quiet?.quietWrites === true) {
+      this.target.write(bytesOf(frame));
+      this.settleQuiet();
+      return;
+    }
+    this.addPoint();
     this.target.write(bytesOf(frame), this.callback);
   }
 

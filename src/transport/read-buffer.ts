@@ -40,6 +40,22 @@ interface OnreadFields {
   readonly callback: symbol;
 }
 
+/**
+ * True for a plain TCP (or pipe) socket: a stream over a Node stream handle that is not TLS. Its
+ * reads may go into a shared buffer, and a write to it is out (the kernel has the bytes, the
+ * buffer is free) once its `writableLength` is back to 0.
+ */
+export function isPlainSocket(stream: Duplex): boolean {
+  const socket = stream as Duplex & { _handle?: UserBufferHandle | null; encrypted?: boolean };
+  const handle = socket._handle;
+  return (
+    handle !== undefined &&
+    handle !== null &&
+    typeof handle.useUserBuffer === "function" &&
+    socket.encrypted !== true
+  );
+}
+
 /** Finds the fields `net.Socket` sets for `onread` on this socket; undefined when it has none. */
 function onreadFields(stream: object): OnreadFields | undefined {
   let buffer: symbol | undefined;
@@ -82,17 +98,8 @@ export class ReadBuffer {
    * its readable buffer and still come as `data` events, first.
    */
   adopt(stream: Duplex, callback: ReadCallback): boolean {
-    if (this.unsupported) return false;
-    const socket = stream as Duplex & { _handle?: UserBufferHandle | null; encrypted?: boolean };
-    const handle = socket._handle;
-    if (
-      handle === undefined ||
-      handle === null ||
-      typeof handle.useUserBuffer !== "function" ||
-      socket.encrypted === true
-    ) {
-      return false;
-    }
+    if (this.unsupported || !isPlainSocket(stream)) return false;
+    const handle = (stream as Duplex & { _handle: Required<UserBufferHandle> })._handle;
     let fields = this.fields;
     if (fields === undefined) {
       fields = onreadFields(stream);

@@ -1,6 +1,6 @@
 import type { Duplex } from "node:stream";
 import type { Connection } from "../runtime/connection.js";
-import type { ReadBuffer } from "./read-buffer.js";
+import { isPlainSocket, type ReadBuffer } from "./read-buffer.js";
 
 /** Sockets get Nagle off: WebSocket frames are small and latency matters. */
 interface MaybeSocket {
@@ -63,6 +63,9 @@ export function attachStream<S>(stream: Duplex, conn: Connection<S>, reads?: Rea
   // A plain socket reads into the shared buffer from now on; `data` still brings what it had
   // read before (and every chunk of any other stream).
   reads?.adopt(stream, onRead as (this: Duplex, n: number, buffer: Buffer) => boolean);
+  // A socket's writes need no callback each (see WriteQueue): Node then schedules no tick per
+  // write. Any other Duplex may keep a written buffer after write() returns, so it gets them.
+  if (isPlainSocket(stream)) conn.useQuietWrites();
   stream.on("data", onData);
   stream.on("end", onEnd);
   stream.on("error", onError);

@@ -466,9 +466,9 @@ describe("ProtocolConnection: transient input (a shared read buffer)", () => {
     | { type: "abort" | "end" };
 
   /**
-   * Records what the core reports. A streamed message's pieces are kept as given, not copied: the
-   * core promises that they are copies when its input is transient, so they must still hold their
-   * bytes at the end, after every read was overwritten.
+   * Records what the core reports. A streamed message's pieces are views valid during the call
+   * (the ProtocolSink contract; the runtime's MessageStream copies them), so the sink copies them,
+   * and counts those that were views of the reused read buffer.
    */
   class KeepingSink implements ProtocolSink {
     readonly log: Logged[] = [];
@@ -496,7 +496,7 @@ describe("ProtocolConnection: transient input (a shared read buffer)", () => {
     }
     onMessageChunk(data: Buffer): boolean {
       if (this.memory?.owns(data)) this.aliased++;
-      this.pieces.push(data);
+      this.pieces.push(Buffer.from(data));
       return this.answer();
     }
     onMessageEnd(): boolean {
@@ -562,7 +562,7 @@ describe("ProtocolConnection: transient input (a shared read buffer)", () => {
     return { conn, sink, pool };
   }
 
-  it("property: reads overwritten after every call, sink pauses, streamed and whole messages: the same events, and streamed pieces keep their bytes", () => {
+  it("property: reads overwritten after every call, sink pauses, streamed and whole messages: the same events", () => {
     fc.assert(
       fc.property(
         wireItems,
@@ -591,7 +591,6 @@ describe("ProtocolConnection: transient input (a shared read buffer)", () => {
           }
           assert.equal(conn.paused, false);
           assert.equal(conn.bufferedInput, 0);
-          assert.equal(sink.aliased, 0, "no streamed piece is a view of the read buffer");
           assert.deepEqual(sink.normal(), reference.sink.normal());
           assert.equal(pool.outstanding, 0);
         },
@@ -600,7 +599,7 @@ describe("ProtocolConnection: transient input (a shared read buffer)", () => {
     );
   });
 
-  it("a streamed piece of transient input is a copy; of owned input, a view", () => {
+  it("a streamed piece is a view valid during the call, of transient input as of owned", () => {
     const memory = new ReusedBuffer();
     const wire = buildWire([
       { kind: "message", opcode: 2, size: 300, seed: 7, cuts: [100], controls: [] },
@@ -613,8 +612,7 @@ describe("ProtocolConnection: transient input (a shared read buffer)", () => {
     b.conn.receive(owned);
     const [x, y] = [a.sink.normal(), b.sink.normal()];
     assert.deepEqual(x, y);
-    assert.equal(a.sink.aliased, 0);
-    const pieces = (b.sink.log[0] as { pieces: Buffer[] }).pieces;
-    assert.ok(pieces.length > 0 && pieces.every((p) => p.buffer === owned.buffer));
+    // No copy by the core: the piece is the read buffer itself (the sink copied it in time).
+    assert.ok(a.sink.aliased > 0);
   });
 });
