@@ -27,15 +27,34 @@ class FakeStream implements WritableTarget {
     }
   }
   callbacks: Array<(e?: Error | null) => void> = [];
-  write(data: Uint8Array, cb: (e?: Error | null) => void): boolean {
-    this.written.push(Buffer.from(data).toString());
-    if (this.corked > 0) this.burst.push(Buffer.from(data).toString());
-    this.callbacks.push(cb);
+  /** Bytes given and not out yet: a write is out at once unless `stalled` (like a full kernel buffer). */
+  writableLength = 0;
+  stalled = false;
+  /** Writes made without a callback, and zero-length (marker) writes. */
+  quietWrites = 0;
+  markers = 0;
+  write(data: Uint8Array, cb?: (e?: Error | null) => void): boolean {
+    if (data.length === 0) this.markers++;
+    else this.written.push(Buffer.from(data).toString());
+    if (this.corked > 0 && data.length > 0) this.burst.push(Buffer.from(data).toString());
+    if (cb === undefined) this.quietWrites++;
+    if (this.stalled || this.corked > 0) this.writableLength += data.length;
+    this.pendingCallbacks.push(cb);
+    if (cb !== undefined) this.callbacks.push(cb);
     return !this.writableNeedDrain;
   }
+  private pendingCallbacks: Array<((e?: Error | null) => void) | undefined> = [];
   completeAll(): void {
+    this.writableLength = 0;
+    this.stalled = false;
+    this.pendingCallbacks = [];
     for (const cb of this.callbacks.splice(0)) cb();
   }
+}
+
+/** Who lets the queue write quietly (the connection's role), switchable by the test. */
+class Quiet {
+  quietWrites = true;
 }
 
 function frame(pool: BufferPool, text: string): ByteBuffer {
@@ -50,6 +69,94 @@ function setup() {
   const queue: WriteQueue = new WriteQueue(stream, pool, () => queue.written());
   return { pool, stream, queue };
 }
+
+function quietSetup() {
+  const pool = new BufferPool(64, 64 * 1024);
+  const stream = new FakeStream();
+  const quiet = new Quiet();
+  const queue: WriteQueue = new WriteQueue(stream, pool, () => queue.written(), quiet);
+  // The fake's cork keeps bytes in writableLength until uncork; a real socket's writev then
+  // writes them out at once, which the fake mirrors here.
+  const uncork = stream.uncork.bind(stream);
+  stream.uncork = () => {
+    uncork();
+    if (!stream.stalled) stream.writableLength = 0;
+  };
+  return { pool, stream, queue, quiet };
+}
+
+const BIG = "q".repeat(BATCH_FRAME_MAX + 1);
+
+describe("WriteQueue: quiet writes (TCP sockets)", () => {
+  it("releases a frame the socket took at once, with no callback and no marker", () => {
+    const { pool, stream, queue } = quietSetup();
+    queue.push(frame(pool, BIG), false);
+    queue.flushBatch();
+    assert.deepEqual(stream.written, [BIG]);
+    assert.equal(stream.quietWrites, 1);
+    assert.equal(stream.callbacks.length, 0, "no callback asked for");
+    assert.equal(stream.markers, 0);
+    assert.equal(pool.stats().puts, 1, "back in the pool at once");
+    assert.equal(queue.bytes, 0);
+  });
+
+  it("settles a corked burst once, after the uncork", () => {
+    const { pool, stream, queue } = quietSetup();
+    queue.push(frame(pool, BIG), false);
+    queue.push(frame(pool, `${BIG}2`), false);
+    queue.push(frame(pool, `${BIG}3`), false);
+    queue.flushBatch();
+    assert.equal(stream.bursts.length, 1);
+    assert.equal(stream.markers, 0);
+    assert.equal(stream.callbacks.length, 0);
+    assert.equal(pool.stats().puts, 3);
+  });
+
+  it("keeps a frame still on its way until a marker write reports it out", () => {
+    const { pool, stream, queue } = quietSetup();
+    stream.stalled = true;
+    queue.push(frame(pool, BIG), false);
+    queue.flushBatch();
+    queue.push(frame(pool, `${BIG}b`), false);
+    queue.flushBatch();
+    assert.equal(stream.markers, 2, "one marker behind each write still on its way");
+    assert.equal(pool.stats().puts, 0, "nothing released while the socket holds the bytes");
+    assert.equal(queue.bytes, 2 * BIG.length + 1);
+    stream.completeAll();
+    assert.equal(pool.stats().puts, 2);
+    assert.equal(queue.bytes, 0);
+  });
+
+  it("releases in order across quiet and callback writes", () => {
+    const { pool, stream, queue, quiet } = quietSetup();
+    stream.stalled = true;
+    queue.push(frame(pool, "A".repeat(BATCH_FRAME_MAX + 1)), false);
+    queue.flushBatch(); // quiet, stalled: a marker
+    quiet.quietWrites = false;
+    queue.push(frame(pool, "B".repeat(BATCH_FRAME_MAX + 1)), false);
+    queue.flushBatch(); // a callback write
+    assert.equal(stream.callbacks.length, 2);
+    // The marker's callback comes first: only A is out.
+    (stream.callbacks[0] as () => void)();
+    assert.equal(pool.stats().puts, 1);
+    (stream.callbacks[1] as () => void)();
+    assert.equal(pool.stats().puts, 2);
+    assert.equal(queue.bytes, 0);
+    // A quiet write that is out at once also settles what came before it.
+    quiet.quietWrites = false;
+    stream.stalled = true;
+    queue.push(frame(pool, "C".repeat(BATCH_FRAME_MAX + 1)), false);
+    queue.flushBatch();
+    quiet.quietWrites = true;
+    stream.stalled = false;
+    stream.writableLength = 0;
+    queue.push(frame(pool, "D".repeat(BATCH_FRAME_MAX + 1)), false);
+    queue.flushBatch();
+    assert.equal(pool.stats().puts, 4, "D out means C is out");
+    stream.completeAll(); // C's late callback releases nothing twice
+    assert.equal(pool.stats().puts, 4);
+  });
+});
 
 describe("WriteQueue", () => {
   it("writes in order and returns each frame to the pool after its callback", () => {
