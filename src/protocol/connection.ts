@@ -19,7 +19,7 @@ import {
   writeHeaderBefore,
 } from "./frame-encoder.js";
 import { FrameParser, type FrameSink } from "./frame-parser.js";
-import { applyMask, type MaskSource, type XorRange } from "./mask.js";
+import { applyMask, copyXorRange, type MaskSource, type XorRange } from "./mask.js";
 import { Opcode } from "./opcodes.js";
 import { isValidUtf8, type Utf8Check, Utf8Validator } from "./utf8-validator.js";
 
@@ -161,6 +161,17 @@ export interface CloseInfo {
   readonly wasClean: boolean;
   /** The error that failed the connection, if one did. */
   readonly error: TidewsError | undefined;
+}
+
+/**
+ * Where the next `n` bytes of a message being assembled go: at its end, growing it only when they
+ * do not fit. Not through ByteBuffer's Go-style growth when they fit: that resets the offset of
+ * an empty buffer to 0 and would take away the header room in front of the payload (see
+ * HEADROOM_MIN).
+ */
+function roomFor(message: ByteBuffer, n: number): number {
+  if (message.storage.length - message.end < n) message.grow(n);
+  return message.end;
 }
 
 /**
@@ -432,6 +443,45 @@ export class ProtocolConnection implements FrameSink {
     return this.onDataFrameBytes(data, 0, data.length);
   }
 
+  /**
+   * @internal A masked piece: unmasked straight into the message buffer in one pass (RFC 6455
+   * section 5.3), then checked there. A streamed message's piece is unmasked in place and
+   * handed on as a view, as an unmasked one is.
+   */
+  onMaskedDataFrameBytes(
+    chunk: Buffer,
+    start: number,
+    end: number,
+    key: number,
+    phase: number,
+    xor: XorRange,
+  ): boolean {
+    if (this.streamingMessage) {
+      xor(chunk, start, end, key, phase);
+      return this.streamChunk(chunk.subarray(start, end));
+    }
+    const n = end - start;
+    const at = roomFor(this.message as ByteBuffer, n);
+    const message = this.message as ByteBuffer;
+    (xor.into ?? copyXorRange)(chunk, start, end, message.storage, at, key, phase);
+    message.end = at + n;
+    if (this.streaming) {
+      if (this.wholeFrame && this.frameFirstPiece && n === this.frameLength) {
+        // The whole message is here: the faster whole-buffer check runs at the end.
+      } else {
+        this.wholeFrame = false;
+        // RFC 6455 section 8.1 and Autobahn 6.4: fail as soon as the text can no longer be valid.
+        if (!this.validator.pushRange(message.storage, at, at + n)) {
+          this.fail(createError("ERR_WS_INVALID_UTF8"));
+          return false;
+        }
+      }
+    }
+    this.frameFirstPiece = false;
+    this.messageLength += n;
+    return true;
+  }
+
   /** @internal The parser's piece as a range: assembled without a view made per piece. */
   onDataFrameBytes(chunk: Buffer, start: number, end: number): boolean {
     if (this.streamingMessage) return this.streamChunk(chunk.subarray(start, end));
@@ -450,7 +500,10 @@ export class ProtocolConnection implements FrameSink {
     }
     this.frameFirstPiece = false;
     this.messageLength += n;
-    (this.message as ByteBuffer).writeRange(chunk, start, end);
+    const message = this.message as ByteBuffer;
+    const at = roomFor(message, n);
+    chunk.copy(message.storage, at, start, end);
+    message.end = at + n;
     return true;
   }
 

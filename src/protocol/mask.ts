@@ -26,10 +26,22 @@ export interface MaskSource {
  * highest, see {@link readMaskKey}); byte `start` takes key byte `phase` (0-3). The core's own is
  * {@link xorRange}; the runtime may inject a native one (see `ProtocolOptions.xor`).
  */
-export type XorRange = (
-  data: Uint8Array,
+export interface XorRange {
+  (data: Uint8Array, start: number, end: number, key: number, phase: number): void;
+  /**
+   * The same XOR from `src[start, end)` into `dst` at `dstAt` in one pass, `src` unchanged.
+   * Optional: without it the core uses {@link copyXorRange}.
+   */
+  readonly into?: XorInto;
+}
+
+/** XORs `src[start, end)` into `dst` at `dstAt` (byte `start` takes key byte `phase`). */
+export type XorInto = (
+  src: Uint8Array,
   start: number,
   end: number,
+  dst: Uint8Array,
+  dstAt: number,
   key: number,
   phase: number,
 ) => void;
@@ -157,20 +169,36 @@ export function copyXor(
   key: number,
   phase: number,
 ): void {
-  const n = src.length;
+  copyXorRange(src, 0, src.length, dst, dstAt, key, phase);
+}
+
+/**
+ * @internal {@link copyXor} of `src[start, end)`: the core's way to unmask a received piece
+ * straight into its message buffer (see {@link XorInto}).
+ */
+export function copyXorRange(
+  src: Uint8Array,
+  start: number,
+  end: number,
+  dst: Uint8Array,
+  dstAt: number,
+  key: number,
+  phase: number,
+): void {
+  const n = end - start;
   if (n < WORD_MIN) {
-    copyXorBytes(dst, dstAt, src, 0, n, rotate(key, phase));
+    copyXorBytes(dst, dstAt, src, start, n, rotate(key, phase));
     return;
   }
   const dstBase = dst.byteOffset + dstAt;
-  const srcBase = src.byteOffset;
+  const srcBase = src.byteOffset + start;
   if (((dstBase - srcBase) & 3) !== 0 || dst.buffer === src.buffer) {
-    dst.set(src, dstAt);
+    dst.set(src.subarray(start, end), dstAt);
     xorRange(dst, dstAt, dstAt + n, key, phase);
     return;
   }
   const head = (4 - (srcBase & 3)) & 3;
-  copyXorBytes(dst, dstAt, src, 0, head, rotate(key, phase));
+  copyXorBytes(dst, dstAt, src, start, head, rotate(key, phase));
   const p = phase + head;
   const words = (n - head) >>> 2;
   const from = new Int32Array(src.buffer, srcBase + head, words);
@@ -185,7 +213,7 @@ export function copyXor(
   }
   for (; w < words; w++) to[w] = from[w]! ^ m;
   const tail = head + (words << 2);
-  copyXorBytes(dst, dstAt + tail, src, tail, n - tail, rotate(key, p));
+  copyXorBytes(dst, dstAt + tail, src, start + tail, n - tail, rotate(key, p));
 }
 
 function checkMask(mask: Uint8Array): void {

@@ -11,7 +11,7 @@
  * @module
  */
 
-import { rotate, type XorRange, xorRange } from "../protocol/mask.js";
+import { copyXorRange, rotate, type XorInto, type XorRange, xorRange } from "../protocol/mask.js";
 
 /** Pieces shorter than this stay in TypeScript: the native call costs more than it saves. */
 export const NATIVE_XOR_MIN = 512;
@@ -19,6 +19,8 @@ export const NATIVE_XOR_MIN = 512;
 /** The part of bufferutil's API used here. */
 interface BufferUtil {
   unmask(buffer: Buffer, mask: Buffer): void;
+  /** XORs `source[0, length)` with `mask` into `output` at `offset` (bufferutil 4). */
+  mask?(source: Buffer, mask: Buffer, output: Buffer, offset: number, length: number): void;
 }
 
 function isBufferUtil(v: unknown): v is BufferUtil {
@@ -37,18 +39,30 @@ function exportsOf(mod: unknown): unknown {
  */
 export function nativeXor(util: BufferUtil, min = NATIVE_XOR_MIN): XorRange {
   const key = Buffer.alloc(4);
-  return (data, start, end, k, phase) => {
+  const view = (data: Uint8Array, start: number, end: number): Buffer =>
+    Buffer.isBuffer(data)
+      ? data.subarray(start, end)
+      : Buffer.from(data.buffer, data.byteOffset + start, end - start);
+  const xor = (data: Uint8Array, start: number, end: number, k: number, phase: number): void => {
     if (end - start < min) {
       xorRange(data, start, end, k, phase);
       return;
     }
     // Key byte `phase` goes first (RFC 6455 section 5.3: octet i takes key octet i mod 4).
     key.writeUInt32BE(rotate(k, phase), 0);
-    const view = Buffer.isBuffer(data)
-      ? data.subarray(start, end)
-      : Buffer.from(data.buffer, data.byteOffset + start, end - start);
-    util.unmask(view, key);
+    util.unmask(view(data, start, end), key);
   };
+  const mask = util.mask;
+  if (mask === undefined) return xor;
+  const into: XorInto = (src, start, end, dst, dstAt, k, phase) => {
+    if (end - start < min || !Buffer.isBuffer(dst)) {
+      copyXorRange(src, start, end, dst, dstAt, k, phase);
+      return;
+    }
+    key.writeUInt32BE(rotate(k, phase), 0);
+    mask.call(util, view(src, start, end), key, dst, dstAt, end - start);
+  };
+  return Object.assign(xor, { into });
 }
 
 /**

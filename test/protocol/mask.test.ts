@@ -1,7 +1,13 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import { applyMask, FixedMaskSource, maskInto } from "../../src/protocol/mask.js";
+import {
+  applyMask,
+  copyXorRange,
+  FixedMaskSource,
+  maskInto,
+  xorRange,
+} from "../../src/protocol/mask.js";
 import { withOffset } from "./frame-log.js";
 
 /** The RFC 6455 section 5.3 definition, one octet at a time. */
@@ -100,6 +106,37 @@ describe("maskInto", () => {
     assert.throws(() => maskInto(Buffer.alloc(4), 1, Buffer.alloc(4), Buffer.alloc(4)), {
       code: "ERR_OUT_OF_RANGE",
     });
+  });
+});
+
+describe("copyXorRange", () => {
+  it("equals a copy then an in-place XOR, leaves the source alone, at any alignment", () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ maxLength: 2000 }),
+        fc.nat(),
+        fc.nat(),
+        fc.integer({ min: 0, max: 0xffffffff }),
+        fc.integer({ min: 0, max: 3 }),
+        fc.integer({ min: 0, max: 7 }),
+        fc.integer({ min: 0, max: 7 }),
+        (bytes, a, b, key, phase, srcShift, dstShift) => {
+          const backing = new Uint8Array(bytes.length + srcShift);
+          backing.set(bytes, srcShift);
+          const src = backing.subarray(srcShift);
+          const start = bytes.length === 0 ? 0 : a % (bytes.length + 1);
+          const end = start + (bytes.length === 0 ? 0 : b % (bytes.length - start + 1));
+          const dst = new Uint8Array(end - start + dstShift + 3).fill(0x55);
+          const expected = Uint8Array.from(dst);
+          expected.set(bytes.subarray(start, end), dstShift);
+          xorRange(expected, dstShift, dstShift + end - start, key, phase);
+          copyXorRange(src, start, end, dst, dstShift, key, phase);
+          assert.deepEqual(dst, expected);
+          assert.deepEqual(src, bytes, "the source is unchanged");
+        },
+      ),
+      { numRuns: 500 },
+    );
   });
 });
 

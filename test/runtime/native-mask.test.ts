@@ -3,7 +3,7 @@ import { once } from "node:events";
 import { describe, it } from "node:test";
 import fc from "fast-check";
 import WebSocket from "ws";
-import { xorRange } from "../../src/protocol/mask.js";
+import { copyXorRange, xorRange } from "../../src/protocol/mask.js";
 import { loadNativeXor, NATIVE_XOR_MIN, nativeXor } from "../../src/runtime/native-mask.js";
 import { createServer } from "../../src/server/server.js";
 
@@ -38,6 +38,34 @@ describe("native unmasking (bufferutil)", () => {
           xorRange(expected, start, end, key, phase);
           native(view, start, end, key, phase);
           assert.deepEqual(Uint8Array.from(view), expected);
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+
+  it("unmasks into another buffer (into) as copyXorRange does, the source unchanged", async () => {
+    const native = await loadNativeXor();
+    const into = native?.into;
+    assert.ok(into, "bufferutil's mask gives the copying variant");
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 0, maxLength: 3000 }),
+        fc.nat(),
+        fc.nat(),
+        fc.integer({ min: 0, max: 0xffffffff }),
+        fc.integer({ min: 0, max: 3 }),
+        fc.integer({ min: 0, max: 7 }),
+        (bytes, a, b, key, phase, at) => {
+          const src = Buffer.from(bytes);
+          const start = bytes.length === 0 ? 0 : a % (bytes.length + 1);
+          const end = start + (bytes.length === 0 ? 0 : b % (bytes.length - start + 1));
+          const expected = Buffer.alloc(end - start + at + 2, 0x77);
+          copyXorRange(src, start, end, expected, at, key, phase);
+          const dst = Buffer.alloc(expected.length, 0x77);
+          into(src, start, end, dst, at, key, phase);
+          assert.deepEqual(dst, expected);
+          assert.deepEqual(src, Buffer.from(bytes));
         },
       ),
       { numRuns: 500 },

@@ -90,6 +90,32 @@ describe("conn.send(message): forwarding a received message", () => {
     await server.close(1000);
   });
 
+  it("forwards a message of 16 KiB and more in place: sending it takes no buffer from the pool", async () => {
+    const deltas: number[] = [];
+    const server = createServer({
+      onMessage(conn, message: Message) {
+        const before = server.pool.stats().gets;
+        conn.send(message);
+        deltas.push(server.pool.stats().gets - before);
+      },
+    });
+    const { port } = await server.listen(0, "127.0.0.1");
+    try {
+      const sizes = [16 * 1024, 20_000, 65_536, 200_000];
+      const got = await roundTrip(
+        port,
+        sizes.map((n) => Buffer.alloc(n, 7)),
+      );
+      got.forEach((g, i) => {
+        assert.ok(g.data.equals(Buffer.alloc(sizes[i] as number, 7)), `echo ${i}`);
+      });
+      // A copied echo would take a frame buffer (encodeFrame) for each.
+      assert.deepEqual(deltas, [0, 0, 0, 0]);
+    } finally {
+      await server.close(1000);
+    }
+  });
+
   it("sending a consumed message again throws a typed error", async () => {
     let second: unknown;
     const server = createServer({
