@@ -23,6 +23,9 @@ export interface QuietWriter {
   readonly quietWrites: boolean;
 }
 
+/** Writes (or corked bursts) up to this size may go without a callback, see `mayWriteQuietly`. */
+const QUIET_MAX = 16 * 1024;
+
 /** The zero-length write that reports, through its callback, when the writes before it are out. */
 const MARKER = Buffer.alloc(0);
 
@@ -85,6 +88,8 @@ export class WriteQueue {
   /** The data frames of this tick waiting for {@link flushBatch}, in order. */
   private tick: OutgoingFrame[] = NO_FRAMES;
   private tickBytes = 0;
+  /** The tick's bytes, for the flush that is writing them. */
+  private tickBytesAtFlush = 0;
 
   /**
    * @param target - the stream
@@ -195,6 +200,7 @@ export class WriteQueue {
     const tick = this.tick;
     const n = tick.length;
     if (n === 0) return;
+    this.tickBytesAtFlush = this.tickBytes;
     this.tickBytes = 0;
     if (n === 1) {
       const frame = tick[0] as OutgoingFrame;
@@ -203,7 +209,7 @@ export class WriteQueue {
       return;
     }
     // Quiet writes are checked once, after the burst: inside the cork nothing is out yet.
-    const quiet = this.quiet?.quietWrites === true;
+    const quiet = this.mayWriteQuietly(this.tickBytesAtFlush);
     this.target.cork();
     for (let i = 0; i < n; i++) this.enqueue(tick[i] as OutgoingFrame, false, quiet);
     tick.length = 0;
@@ -330,6 +336,18 @@ export class WriteQueue {
     this.target.write(MARKER, this.callback);
   }
 
+  /**
+   * A write of `size` bytes may go without a callback: the owner allows it, nothing is still on
+   * its way (else the callback of a write behind it comes as soon), and it is small enough that
+   * the kernel almost always takes it whole; a large one would often need a marker write, which
+   * is a system call of its own.
+   */
+  private mayWriteQuietly(size: number): boolean {
+    return (
+      size <= QUIET_MAX && this.target.writableLength === 0 && this.quiet?.quietWrites === true
+    );
+  }
+
   private addPoint(): void {
     if (this.points === NO_POINTS) this.points = [];
     this.points.push(this.handed);
@@ -370,7 +388,7 @@ export class WriteQueue {
       this.target.write(bytesOf(frame));
       return;
     }
-    if (this.quiet?.quietWrites === true) {
+    if (this.mayWriteQuietly(frame.len)) {
       this.target.write(bytesOf(frame));
       this.settleQuiet();
       return;

@@ -119,12 +119,27 @@ describe("WriteQueue: quiet writes (TCP sockets)", () => {
     queue.flushBatch();
     queue.push(frame(pool, `${BIG}b`), false);
     queue.flushBatch();
-    assert.equal(stream.markers, 2, "one marker behind each write still on its way");
+    assert.equal(stream.markers, 1, "a marker behind the quiet write still on its way");
+    assert.equal(
+      stream.quietWrites,
+      1,
+      "the next write, behind bytes on their way, has a callback",
+    );
     assert.equal(pool.stats().puts, 0, "nothing released while the socket holds the bytes");
     assert.equal(queue.bytes, 2 * BIG.length + 1);
     stream.completeAll();
     assert.equal(pool.stats().puts, 2);
     assert.equal(queue.bytes, 0);
+  });
+
+  it("writes large frames and bursts with a callback: a marker would be a system call of its own", () => {
+    const { pool, stream, queue } = quietSetup();
+    queue.push(frame(pool, "L".repeat(16 * 1024 + 1)), false);
+    queue.flushBatch();
+    assert.equal(stream.quietWrites, 0);
+    assert.equal(stream.callbacks.length, 1);
+    stream.completeAll();
+    assert.equal(pool.stats().puts, 1);
   });
 
   it("releases in order across quiet and callback writes", () => {
