@@ -266,8 +266,13 @@ export class WriteQueue {
     this.write(frame, inBurst);
   }
 
-  /** The stream drained: hands it waiting frames until it is full again. */
+  /**
+   * The stream drained: hands it waiting frames until it is full again, as one corked burst
+   * (one `writev`, not a system call per frame).
+   */
   drain(): void {
+    const several = this.pending.length - this.pendingHead > 1;
+    if (several) this.target.cork();
     while (this.pendingHead < this.pending.length && !this.target.writableNeedDrain) {
       const frame = this.pending[this.pendingHead] as OutgoingFrame;
       this.pending[this.pendingHead] = undefined as unknown as OutgoingFrame;
@@ -275,6 +280,7 @@ export class WriteQueue {
       this.pendingBytes -= frame.len;
       this.write(frame, false);
     }
+    if (several) this.target.uncork();
     if (this.pendingHead === this.pending.length && this.pendingHead !== 0) {
       this.pending.length = 0;
       this.pendingHead = 0;

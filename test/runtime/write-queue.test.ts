@@ -311,6 +311,7 @@ describe("WriteQueue", () => {
     stream.writableNeedDrain = false;
     queue.drain();
     assert.deepEqual(stream.written, ["pong", "data1", "data2"]);
+    assert.deepEqual(stream.bursts, ["data1|data2"], "the waiting frames go as one corked burst");
     assert.equal(queue.waiting, 0);
   });
 
