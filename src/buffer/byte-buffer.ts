@@ -19,9 +19,6 @@ export interface ByteBufferOptions {
 }
 
 // The last operation, as Go's `lastRead`: unreadByte is valid only right after a successful read.
-/** Up to this many bytes, {@link ByteBuffer.writeRange} copies with a loop (no native call). */
-const SMALL_COPY = 32;
-
 const OP_INVALID = 0;
 const OP_READ = 1;
 
@@ -186,23 +183,6 @@ export class ByteBuffer {
     const n = src.byteLength;
     const at = this.growBy(n);
     this.storage.set(src, at);
-    return n;
-  }
-
-  /**
-   * Appends `src[start, end)` (Go's `Write` of a slice), without a view made for it: a byte
-   * loop for a few bytes, `Buffer#copy` beyond.
-   */
-  writeRange(src: Buffer, start: number, end: number): number {
-    this.lastRead = OP_INVALID;
-    const n = end - start;
-    const at = this.growBy(n);
-    const storage = this.storage;
-    if (n <= SMALL_COPY) {
-      for (let i = 0; i < n; i++) storage[at + i] = src[start + i] as number;
-    } else {
-      src.copy(storage, at, start, end);
-    }
     return n;
   }
 

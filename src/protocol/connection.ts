@@ -461,10 +461,26 @@ export class ProtocolConnection implements FrameSink {
       return this.streamChunk(chunk.subarray(start, end));
     }
     const n = end - start;
-    const at = roomFor(this.message as ByteBuffer, n);
     const message = this.message as ByteBuffer;
+    const at = roomFor(message, n);
     (xor.into ?? copyXorRange)(chunk, start, end, message.storage, at, key, phase);
     message.end = at + n;
+    return this.pieceAppended(message, at, n);
+  }
+
+  /** @internal The parser's piece as a range: assembled without a view made per piece. */
+  onDataFrameBytes(chunk: Buffer, start: number, end: number): boolean {
+    if (this.streamingMessage) return this.streamChunk(chunk.subarray(start, end));
+    const n = end - start;
+    const message = this.message as ByteBuffer;
+    const at = roomFor(message, n);
+    chunk.copy(message.storage, at, start, end);
+    message.end = at + n;
+    return this.pieceAppended(message, at, n);
+  }
+
+  /** A piece of `n` bytes was appended at `at` of the message: text checks and counters. */
+  private pieceAppended(message: ByteBuffer, at: number, n: number): boolean {
     if (this.streaming) {
       if (this.wholeFrame && this.frameFirstPiece && n === this.frameLength) {
         // The whole message is here: the faster whole-buffer check runs at the end.
@@ -479,31 +495,6 @@ export class ProtocolConnection implements FrameSink {
     }
     this.frameFirstPiece = false;
     this.messageLength += n;
-    return true;
-  }
-
-  /** @internal The parser's piece as a range: assembled without a view made per piece. */
-  onDataFrameBytes(chunk: Buffer, start: number, end: number): boolean {
-    if (this.streamingMessage) return this.streamChunk(chunk.subarray(start, end));
-    const n = end - start;
-    if (this.streaming) {
-      if (this.wholeFrame && this.frameFirstPiece && n === this.frameLength) {
-        // The whole message is here: the faster whole-buffer check runs at the end.
-      } else {
-        this.wholeFrame = false;
-        // RFC 6455 section 8.1 and Autobahn 6.4: fail as soon as the text can no longer be valid.
-        if (!this.validator.pushRange(chunk, start, end)) {
-          this.fail(createError("ERR_WS_INVALID_UTF8"));
-          return false;
-        }
-      }
-    }
-    this.frameFirstPiece = false;
-    this.messageLength += n;
-    const message = this.message as ByteBuffer;
-    const at = roomFor(message, n);
-    chunk.copy(message.storage, at, start, end);
-    message.end = at + n;
     return true;
   }
 

@@ -14,7 +14,21 @@ import { SharedFrame } from "./shared-frame.js";
 
 /** Options of a {@link Broadcaster}. */
 /** Payloads of this many bytes and more are compressed for the recipients that negotiated it. */
-export const DEFAULT_BROADCAST_THRESHOLD = 1024;
+const DEFAULT_BROADCAST_THRESHOLD = 1024;
+
+/** @internal The opcode of a broadcast: text for a string, binary for bytes, unless `binary` says. */
+export function broadcastOpcode(data: string | Uint8Array, binary: boolean | undefined): number {
+  const text = typeof data === "string" ? binary !== true : binary === false;
+  return text ? Opcode.Text : Opcode.Binary;
+}
+
+/** @internal Whether a broadcast of `size` payload bytes is compressed for those that can take it. */
+export function broadcastCompresses(
+  size: number,
+  options: { readonly compress?: boolean; readonly threshold?: number } | undefined,
+): boolean {
+  return options?.compress ?? size >= (options?.threshold ?? DEFAULT_BROADCAST_THRESHOLD);
+}
 
 export interface BroadcastOptions {
   /** Send as binary (default for buffers) or text (default for strings). */
@@ -65,8 +79,8 @@ export class Broadcaster {
    */
   constructor(data: string | Uint8Array, options: BroadcastOptions) {
     this.pool = options.pool;
-    const text = typeof data === "string" ? options.binary !== true : options.binary === false;
-    this.opcode = text ? Opcode.Text : Opcode.Binary;
+    this.opcode = broadcastOpcode(data, options.binary);
+    const text = this.opcode === Opcode.Text;
     if (typeof data === "string") {
       this.plain = new SharedFrame(encodeTextFrame(this.pool, data), this.pool);
       if (!text) this.setOpcode(this.plain.buf, Opcode.Binary);
@@ -76,7 +90,7 @@ export class Broadcaster {
       this.payload = this.plain.buf.bytes().subarray(this.plain.len - data.byteLength);
     }
     const size = this.payload.byteLength;
-    this.compress = options.compress ?? size >= (options.threshold ?? DEFAULT_BROADCAST_THRESHOLD);
+    this.compress = broadcastCompresses(size, options);
     this.level = options.level ?? 6;
   }
 

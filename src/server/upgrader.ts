@@ -22,12 +22,12 @@ import {
   validateRequest,
 } from "../protocol/handshake.js";
 import type { XorRange } from "../protocol/mask.js";
-import { Opcode } from "../protocol/opcodes.js";
 import type { Adapter } from "../runtime/adapter.js";
 import {
   Broadcaster,
   type BroadcastOptions,
-  DEFAULT_BROADCAST_THRESHOLD,
+  broadcastCompresses,
+  broadcastOpcode,
 } from "../runtime/broadcaster.js";
 import {
   type BackpressurePolicy,
@@ -398,12 +398,7 @@ export class Upgrader<S = Record<string, unknown>> {
     // Small messages only (a merge copies the frame so far), and never one a recipient might
     // get compressed: that is another frame.
     if (last.len + size > MERGE_MAX) return -1;
-    if (
-      this.deflate !== undefined &&
-      (options?.compress ?? size >= (options?.threshold ?? DEFAULT_BROADCAST_THRESHOLD))
-    ) {
-      return -1;
-    }
+    if (this.deflate !== undefined && broadcastCompresses(size, options)) return -1;
     let holders = 0;
     let others: Connection<unknown>[] | undefined;
     for (const conn of conns) {
@@ -418,15 +413,7 @@ export class Upgrader<S = Record<string, unknown>> {
     // Every reference but ours must be such a queue, or some holder would see the new bytes
     // after something else (or none of them has written it and one is not in `conns`).
     if (holders === 0 || holders !== last.refCount - 1) return -1;
-    const opcode =
-      typeof data === "string"
-        ? options?.binary === true
-          ? Opcode.Binary
-          : Opcode.Text
-        : options?.binary === false
-          ? Opcode.Text
-          : Opcode.Binary;
-    last.appendFrame(opcode, data);
+    last.appendFrame(broadcastOpcode(data, options?.binary), data);
     this.counters.messagesOut += holders;
     this.counters.bytesOut += holders * size;
     if (others === undefined) return holders;

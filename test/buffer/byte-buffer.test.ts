@@ -329,30 +329,6 @@ describe("ByteBuffer", () => {
     );
   });
 
-  it("writeRange appends src[start, end) as write(src.subarray(start, end)) does", () => {
-    fc.assert(
-      fc.property(
-        fc.uint8Array({ maxLength: 64 }),
-        fc.uint8Array({ minLength: 0, maxLength: 300 }),
-        fc.nat(),
-        fc.nat(),
-        (prefix, bytes, a, b) => {
-          const src = Buffer.from(bytes);
-          const start = src.length === 0 ? 0 : a % (src.length + 1);
-          const end = start + (src.length === start ? 0 : b % (src.length - start + 1));
-          const ranged = new ByteBuffer(0);
-          const viewed = new ByteBuffer(0);
-          ranged.write(prefix);
-          viewed.write(prefix);
-          assert.equal(ranged.writeRange(src, start, end), end - start);
-          viewed.write(src.subarray(start, end));
-          assert.deepEqual(ranged.bytes(), viewed.bytes());
-          assert.deepEqual(ranged.bytes().subarray(prefix.length), src.subarray(start, end));
-        },
-      ),
-    );
-  });
-
   it("writes strings in any encoding straight into the storage", () => {
     const b = new ByteBuffer();
     assert.equal(b.writeString("h\u00e9llo \u{1f600}"), 11);

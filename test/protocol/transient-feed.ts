@@ -5,7 +5,7 @@
 // every read is copied into and that is overwritten with garbage once the read was handed over,
 // as the transport's ReadBuffer is by the next read of any connection.
 import fc from "fast-check";
-import { encodeFrame, type FrameSpec } from "../hardening/lib/frame-model.js";
+import { type FrameSpec, streamOf } from "../hardening/lib/frame-model.js";
 
 /** Node's read size, and so the largest chunk a ReadBuffer hands over. */
 export const READ_SIZE = 64 * 1024;
@@ -196,16 +196,8 @@ export function buildWire(items: readonly WireItem[]): Wire {
       frames.push(controlSpec(c, next, sent));
     }
   }
-  const parts: Buffer[] = [];
-  const starts: number[] = [];
-  let at = 0;
-  for (const f of frames) {
-    const b = encodeFrame(f);
-    starts.push(at);
-    parts.push(b);
-    at += b.length;
-  }
-  return { bytes: Buffer.concat(parts), starts, frames, sent };
+  const { bytes, starts } = streamOf(frames);
+  return { bytes, starts, frames, sent };
 }
 
 /** Where to cut the stream: anywhere, and close to frame starts (inside headers). */

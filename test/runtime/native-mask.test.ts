@@ -7,6 +7,12 @@ import { copyXorRange, xorRange } from "../../src/protocol/mask.js";
 import { loadNativeXor, NATIVE_XOR_MIN, nativeXor } from "../../src/runtime/native-mask.js";
 import { createServer } from "../../src/server/server.js";
 
+/** A range [start, end) within `length` bytes, picked by two arbitrary naturals. */
+function rangeIn(length: number, a: number, b: number): [number, number] {
+  const start = length === 0 ? 0 : a % (length + 1);
+  return [start, start + (length === start ? 0 : b % (length - start + 1))];
+}
+
 describe("native unmasking (bufferutil)", () => {
   it("loads bufferutil when installed (a devDependency here) and nothing for a missing package", async () => {
     assert.equal(typeof (await loadNativeXor()), "function");
@@ -32,8 +38,7 @@ describe("native unmasking (bufferutil)", () => {
           const view = plain
             ? backing.subarray(shift)
             : Buffer.from(backing.buffer, shift, bytes.length);
-          const start = bytes.length === 0 ? 0 : a % (bytes.length + 1);
-          const end = start + (bytes.length === 0 ? 0 : b % (bytes.length - start + 1));
+          const [start, end] = rangeIn(bytes.length, a, b);
           const expected = Uint8Array.from(bytes);
           xorRange(expected, start, end, key, phase);
           native(view, start, end, key, phase);
@@ -58,8 +63,7 @@ describe("native unmasking (bufferutil)", () => {
         fc.integer({ min: 0, max: 7 }),
         (bytes, a, b, key, phase, at) => {
           const src = Buffer.from(bytes);
-          const start = bytes.length === 0 ? 0 : a % (bytes.length + 1);
-          const end = start + (bytes.length === 0 ? 0 : b % (bytes.length - start + 1));
+          const [start, end] = rangeIn(bytes.length, a, b);
           const expected = Buffer.alloc(end - start + at + 2, 0x77);
           copyXorRange(src, start, end, expected, at, key, phase);
           const dst = Buffer.alloc(expected.length, 0x77);
