@@ -3,7 +3,7 @@
  *
  * ```sh
  * node --expose-gc --import tsx bench/conn-memory.ts [--server tidews|raw|ws] [--n 10000]
- *      [--deflate] [--nct] [--snapshot]
+ *      [--deflate] [--nct] [--snapshot] [--owners]
  * ```
  *
  * This process is the server (tidews' `createServer` echo, a bare `node:net` socket that only
@@ -13,7 +13,9 @@
  * `server_no_context_takeover; client_no_context_takeover` with `--nct`) whose echo it waits for.
  * After full collections the server prints RSS, heap and external growth per connection; with
  * `--snapshot`, a heap snapshot before and after, diffed by node type and constructor name: the
- * retained objects per connection, biggest first.
+ * retained objects per connection, biggest first. `--owners` (with `--snapshot`) adds, for the
+ * plain objects, arrays, property stores and closures of the second snapshot, who holds them
+ * (the holder's constructor and the field name): where an unexpected small object comes from.
  *
  * @module
  */
@@ -188,14 +190,80 @@ async function wsServer(): Promise<Running> {
 
 type Census = Map<string, { count: number; size: number }>;
 
-async function census(): Promise<Census> {
+interface Snapshot {
+  snapshot: {
+    meta: {
+      node_fields: string[];
+      node_types: [string[]];
+      edge_fields: string[];
+      edge_types: [string[]];
+    };
+  };
+  nodes: number[];
+  edges: number[];
+  strings: string[];
+}
+
+async function takeSnapshot(): Promise<Snapshot> {
   const parts: string[] = [];
   for await (const chunk of v8.getHeapSnapshot()) parts.push(String(chunk));
-  const snap = JSON.parse(parts.join("")) as {
-    snapshot: { meta: { node_fields: string[]; node_types: [string[]] } };
-    nodes: number[];
-    strings: string[];
+  return JSON.parse(parts.join("")) as Snapshot;
+}
+
+/** Small objects by holder: "kind <- Holder.field" with distinct counts, for `--owners`. */
+function owners(snap: Snapshot): Map<string, number> {
+  const nf = snap.snapshot.meta.node_fields;
+  const ef = snap.snapshot.meta.edge_fields;
+  const types = snap.snapshot.meta.node_types[0];
+  const etypes = snap.snapshot.meta.edge_types[0];
+  const w = nf.length;
+  const ew = ef.length;
+  const iType = nf.indexOf("type");
+  const iName = nf.indexOf("name");
+  const iEdges = nf.indexOf("edge_count");
+  const eType = ef.indexOf("type");
+  const eName = ef.indexOf("name_or_index");
+  const eTo = ef.indexOf("to_node");
+  const nameOf = (n: number): string => {
+    const t = types[snap.nodes[n + iType] as number] ?? "?";
+    const name = snap.strings[snap.nodes[n + iName] as number] ?? "";
+    return t === "hidden" || t === "object" || t === "closure" || t === "array"
+      ? `${t}:${name.slice(0, 40)}`
+      : t;
   };
+  const wanted = (n: number): boolean => {
+    const t = types[snap.nodes[n + iType] as number];
+    const name = snap.strings[snap.nodes[n + iName] as number] ?? "";
+    return (
+      (t === "object" && (name === "Object" || name === "Array")) ||
+      (t === "hidden" && name.includes("PropertyArray")) ||
+      t === "closure"
+    );
+  };
+  const out = new Map<string, Set<number>>();
+  let e = 0;
+  for (let n = 0; n < snap.nodes.length; n += w) {
+    const count = snap.nodes[n + iEdges] as number;
+    const holder = nameOf(n);
+    for (let k = 0; k < count; k++, e += ew) {
+      const et = etypes[snap.edges[e + eType] as number];
+      if (et === "weak" || et === "shortcut") continue;
+      const to = snap.edges[e + eTo] as number;
+      if (!wanted(to)) continue;
+      const en = snap.edges[e + eName] as number;
+      const field = et === "element" || et === "hidden" ? `[${et}]` : (snap.strings[en] ?? "?");
+      const key = `${nameOf(to)} <- ${holder}.${field}`;
+      const held = out.get(key) ?? new Set<number>();
+      held.add(to);
+      out.set(key, held);
+    }
+  }
+  // Distinct objects per holder field: a function shared by every connection counts once.
+  return new Map([...out].map(([k, v]) => [k, v.size]));
+}
+
+async function census(snap?: Snapshot): Promise<Census> {
+  snap ??= await takeSnapshot();
   const fields = snap.snapshot.meta.node_fields;
   const types = snap.snapshot.meta.node_types[0];
   const width = fields.length;
@@ -261,7 +329,16 @@ async function runServer(): Promise<void> {
       `  RSS ${(after.rss / 2 ** 20).toFixed(1)} MiB\n`,
   );
   if (c0file !== undefined) {
-    const c1 = await census();
+    const snap1 = await takeSnapshot();
+    const c1 = await census(snap1);
+    if (hasFlag("owners")) {
+      const rows = [...owners(snap1)].filter(([, n]) => n >= ready * 0.9);
+      rows.sort((a, b) => b[1] - a[1]);
+      process.stdout.write("  held small objects (at least 0.9 per connection):\n");
+      for (const [k, n] of rows) {
+        process.stdout.write(`  ${(n / ready).toFixed(2).padStart(6)}x  ${k}\n`);
+      }
+    }
     const c0: Census = new Map(
       JSON.parse(readFileSync(c0file, "utf8")) as [string, { count: number; size: number }][],
     );

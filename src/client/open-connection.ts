@@ -6,7 +6,7 @@
  */
 
 import type { Duplex } from "node:stream";
-import { Connection, type Handler } from "../runtime/connection.js";
+import { Connection, ConnectionConfig, type Handler } from "../runtime/connection.js";
 import { DeflateMessageCodec } from "../runtime/message-codec.js";
 import { attachStream } from "../transport/stream-transport.js";
 import type { ClientContext } from "./client-context.js";
@@ -39,7 +39,7 @@ export function openClientConnection<S>(
       accepted.deflateOptions.threshold,
     );
   }
-  const conn = new Connection<S>(stream, handler, {
+  const config = new ConnectionConfig<S>(handler, {
     role: "client",
     pool: context.pool,
     maskSource: options.maskSource ?? context.maskSource,
@@ -58,6 +58,8 @@ export function openClientConnection<S>(
     maxStreamSize: options.maxStreamSize,
     heartbeat:
       options.idleTimeout === undefined ? undefined : context.heartbeat(options.idleTimeout),
+  });
+  const conn = new Connection<S>(stream, config, {
     codec,
     protocol: accepted.protocol,
     extensions: accepted.extensions,

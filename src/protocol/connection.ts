@@ -1,5 +1,4 @@
 import type { ByteBuffer } from "../buffer/byte-buffer.js";
-import type { Pool } from "../buffer/pool.js";
 import { createError, TidewsError } from "../errors.js";
 import {
   CloseCode,
@@ -19,9 +18,16 @@ import {
   writeHeaderBefore,
 } from "./frame-encoder.js";
 import { FrameParser, type FrameSink } from "./frame-parser.js";
-import { applyMask, copyXorRange, type MaskSource, type XorRange } from "./mask.js";
+import { applyMask, copyXorRange, type XorRange } from "./mask.js";
 import { Opcode } from "./opcodes.js";
-import { isValidUtf8, type Utf8Check, Utf8Validator } from "./utf8-validator.js";
+import { ProtocolConfig, type ProtocolOptions } from "./protocol-config.js";
+import { Utf8Validator } from "./utf8-validator.js";
+
+export {
+  DEFAULT_MAX_MESSAGE_SIZE,
+  ProtocolConfig,
+  type ProtocolOptions,
+} from "./protocol-config.js";
 
 /** The connection states, numbered as the browser's `WebSocket.readyState`. */
 export const ReadyState = {
@@ -35,8 +41,6 @@ export const ReadyState = {
 export type ReadyStateValue = (typeof ReadyState)[keyof typeof ReadyState];
 
 /** The default maximum message size of the protocol core: 16 MiB. */
-export const DEFAULT_MAX_MESSAGE_SIZE = 16 * 1024 * 1024;
-
 /** First buffer size for a fragmented message whose total size is not known yet. */
 const FRAGMENTED_HINT = 4096;
 /** The most a frame header alone makes the core reserve; larger payloads grow as they arrive. */
@@ -50,43 +54,6 @@ export const HEADROOM_MIN = 16 * 1024;
 const APPEND_MAX = 4096;
 
 /** Options of a {@link ProtocolConnection}. */
-export interface ProtocolOptions {
-  /** Which end this is: a server expects masked frames and sends unmasked ones; a client the reverse. */
-  readonly role: "server" | "client";
-  /** Where message and frame buffers come from. */
-  readonly pool: Pool;
-  /** Largest message accepted, after decompression, across all its fragments. Default 16 MiB. */
-  readonly maxMessageSize?: number;
-  /** Answer pings with pongs automatically (RFC 6455 section 5.5.2). Default `true`. */
-  readonly autoPong?: boolean;
-  /** Validate text messages and close reasons as UTF-8. Default `true`. */
-  readonly validateUtf8?: boolean;
-  /** Whole-message UTF-8 check (the runtime injects Node's `buffer.isUtf8`). Default: pure TS. */
-  readonly utf8Check?: Utf8Check;
-  /** Mask source; required for the client role (RFC 6455 section 5.3). */
-  readonly maskSource?: MaskSource;
-  /** Whether permessage-deflate was negotiated, so RSV1 marks compressed messages. */
-  readonly compression?: boolean;
-  /** How received payloads are unmasked (the runtime may inject a native one). Default: pure TS. */
-  readonly xor?: XorRange;
-  /**
-   * Stream messages to the sink ({@link ProtocolSink.onMessageStart} and the rest) instead of
-   * assembling them: those whose first frame is not final or declares at least this many bytes.
-   * Default: `undefined`, never. Compressed messages are assembled and inflated whole, then
-   * streamed as one chunk when they were fragmented or inflate to at least this many bytes.
-   */
-  readonly streamThreshold?: number;
-  /**
-   * Largest streamed (uncompressed) message accepted, across all its fragments. Default
-   * {@link maxMessageSize}. Compressed messages keep `maxMessageSize`: they are inflated whole.
-   */
-  readonly maxStreamSize?: number;
-}
-
-/**
- * What the protocol core tells its I/O layer. Methods are called synchronously from
- * {@link ProtocolConnection.receive} and the send methods; none may throw.
- */
 export interface ProtocolSink {
   /**
    * A complete message. The sink owns `data` (pooled) and puts it back when done. Returning
@@ -184,21 +151,12 @@ function roomFor(message: ByteBuffer, n: number): number {
 export class ProtocolConnection implements FrameSink {
   /** The current state; see {@link ReadyState}. */
   state: ReadyStateValue = ReadyState.Open;
-  /** Largest message accepted (bytes). */
-  readonly maxMessageSize: number;
-  /** Largest compressed payload accepted: the limit plus deflate's worst-case expansion. */
-  private readonly compressedLimit: number;
+  /** The shared settings (see {@link ProtocolConfig}). */
+  private readonly config: ProtocolConfig;
   private readonly sink: ProtocolSink;
-  private readonly pool: Pool;
   private readonly parser: FrameParser;
-  private readonly mask: MaskSource | null;
-  private readonly autoPong: boolean;
-  private readonly validateUtf8: boolean;
-  private readonly utf8Check: Utf8Check;
-  private readonly validator = new Utf8Validator();
-  /** See {@link ProtocolOptions.streamThreshold}; -1: never stream. */
-  private readonly streamThreshold: number;
-  private readonly maxStreamSize: number;
+  /** Validates text that arrives in pieces; made for the first text message. */
+  private validator: Utf8Validator | undefined = undefined;
 
   // Incoming message in progress.
   private message: ByteBuffer | undefined;
@@ -238,35 +196,27 @@ export class ProtocolConnection implements FrameSink {
    * @param sink - receives messages, frames to write and the end of the stream
    * @param options - see {@link ProtocolOptions}
    */
-  constructor(sink: ProtocolSink, options: ProtocolOptions) {
-    if (options.role === "client" && options.maskSource === undefined) {
-      throw createError("ERR_INVALID_ARGUMENT", "a client needs a maskSource");
-    }
+  constructor(sink: ProtocolSink, options: ProtocolOptions | ProtocolConfig) {
+    this.config = ProtocolConfig.of(options);
     this.sink = sink;
-    this.pool = options.pool;
-    this.maxMessageSize = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
-    this.compressedLimit = this.maxMessageSize + Math.ceil(this.maxMessageSize / 16384) * 5 + 64;
-    this.autoPong = options.autoPong ?? true;
-    this.validateUtf8 = options.validateUtf8 ?? true;
-    this.utf8Check = options.utf8Check ?? isValidUtf8;
-    const threshold = options.streamThreshold;
-    if (threshold !== undefined && (!Number.isSafeInteger(threshold) || threshold < 0)) {
-      throw createError("ERR_INVALID_ARGUMENT", `streamThreshold must be >= 0, got ${threshold}`);
-    }
-    this.streamThreshold = threshold ?? -1;
-    const maxStream = options.maxStreamSize ?? this.maxMessageSize;
-    if (!Number.isSafeInteger(maxStream) || maxStream < 0) {
-      throw createError("ERR_INVALID_ARGUMENT", `maxStreamSize must be >= 0, got ${maxStream}`);
-    }
-    this.maxStreamSize = maxStream;
     // RFC 6455 section 5.3: a client masks every frame it sends; a server never does.
-    this.mask = options.role === "client" ? (options.maskSource ?? null) : null;
-    this.maskKey = this.mask === null ? null : Buffer.alloc(4);
+    this.maskKey = this.config.mask === null ? null : Buffer.alloc(4);
     this.parser = new FrameParser(this, {
-      role: options.role,
-      allowRsv1: options.compression ?? false,
-      xor: options.xor,
+      role: this.config.role,
+      allowRsv1: this.config.compression,
+      xor: this.config.xor,
     });
+  }
+
+  /** The streaming UTF-8 validator, made on first use: an idle connection holds none. */
+  private textValidator(): Utf8Validator {
+    if (this.validator === undefined) this.validator = new Utf8Validator();
+    return this.validator;
+  }
+
+  /** Largest message accepted (bytes). */
+  get maxMessageSize(): number {
+    return this.config.maxMessageSize;
   }
 
   // --- Input ------------------------------------------------------------------------------------
@@ -349,19 +299,23 @@ export class ProtocolConnection implements FrameSink {
   deliverInflated(data: ByteBuffer): void {
     this.inflating = false;
     if (this.state === ReadyState.Closed) {
-      this.pool.put(data);
+      this.config.pool.put(data);
       return;
     }
     // RFC 6455 section 8.1: text must be valid UTF-8, checked on the decompressed payload.
-    if (this.messageOpcode === Opcode.Text && this.validateUtf8 && !this.utf8Check(data.bytes())) {
-      this.pool.put(data);
+    if (
+      this.messageOpcode === Opcode.Text &&
+      this.config.validateUtf8 &&
+      !this.config.utf8Check(data.bytes())
+    ) {
+      this.config.pool.put(data);
       this.fail(createError("ERR_WS_INVALID_UTF8"));
       return;
     }
     let more = true;
     if (
-      this.streamThreshold >= 0 &&
-      (this.fragmented || data.len >= this.streamThreshold) &&
+      this.config.streamThreshold >= 0 &&
+      (this.fragmented || data.len >= this.config.streamThreshold) &&
       this.sink.onMessageStart !== undefined
     ) {
       // Inflated whole (the inflater works on whole messages), then streamed as one chunk.
@@ -395,13 +349,13 @@ export class ProtocolConnection implements FrameSink {
       this.messageLength = 0;
       this.compressed = rsv1;
       this.fragmented = !fin;
-      this.streaming = opcode === Opcode.Text && this.validateUtf8 && !rsv1;
+      this.streaming = opcode === Opcode.Text && this.config.validateUtf8 && !rsv1;
       this.wholeFrame = fin;
-      if (this.streaming) this.validator.reset();
+      if (this.streaming) this.textValidator().reset();
       if (
-        this.streamThreshold >= 0 &&
+        this.config.streamThreshold >= 0 &&
         !rsv1 &&
-        (!fin || length >= this.streamThreshold) &&
+        (!fin || length >= this.config.streamThreshold) &&
         this.sink.onMessageStart !== undefined
       ) {
         return this.startStream(opcode, length);
@@ -413,7 +367,7 @@ export class ProtocolConnection implements FrameSink {
     // The limit applies across fragments. For a compressed message the inflater enforces it on
     // the output; the compressed bytes get the room deflate may need for incompressible data
     // (5 bytes per 16 KiB stored block, plus a little).
-    const limit = this.compressed ? this.compressedLimit : this.maxMessageSize;
+    const limit = this.compressed ? this.config.compressedLimit : this.config.maxMessageSize;
     if (this.messageLength + length > limit) {
       this.fail(createError("ERR_WS_MESSAGE_TOO_BIG", `${this.messageLength + length} > ${limit}`));
       return false;
@@ -425,12 +379,12 @@ export class ProtocolConnection implements FrameSink {
       if (hint >= HEADROOM_MIN) {
         // Room for a header in front: `conn.send(message)` can then forward the message as a
         // frame built in place, where it is (see sendBuffer).
-        const m = this.pool.get(Math.min(hint + MAX_HEADER_SIZE, MAX_RESERVE));
+        const m = this.config.pool.get(Math.min(hint + MAX_HEADER_SIZE, MAX_RESERVE));
         m.off = MAX_HEADER_SIZE;
         m.end = MAX_HEADER_SIZE;
         this.message = m;
       } else {
-        this.message = this.pool.get(Math.min(hint, MAX_RESERVE));
+        this.message = this.config.pool.get(Math.min(hint, MAX_RESERVE));
       }
     }
     this.frameLength = length;
@@ -487,7 +441,7 @@ export class ProtocolConnection implements FrameSink {
       } else {
         this.wholeFrame = false;
         // RFC 6455 section 8.1 and Autobahn 6.4: fail as soon as the text can no longer be valid.
-        if (!this.validator.pushRange(message.storage, at, at + n)) {
+        if (!this.textValidator().pushRange(message.storage, at, at + n)) {
           this.fail(createError("ERR_WS_INVALID_UTF8"));
           return false;
         }
@@ -515,9 +469,11 @@ export class ProtocolConnection implements FrameSink {
       return this.state !== ReadyState.Closed && !this.sinkPaused;
     }
     if (this.streaming) {
-      const valid = this.wholeFrame ? this.utf8Check(data.bytes()) : this.validator.end();
+      const valid = this.wholeFrame
+        ? this.config.utf8Check(data.bytes())
+        : this.textValidator().end();
       if (!valid) {
-        this.pool.put(data);
+        this.config.pool.put(data);
         this.fail(createError("ERR_WS_INVALID_UTF8"));
         return false;
       }
@@ -537,7 +493,7 @@ export class ProtocolConnection implements FrameSink {
     if (opcode === Opcode.Ping) {
       // RFC 6455 section 5.5.2: answer with a pong carrying the same application data, unless a
       // close frame was already sent.
-      if (this.autoPong && !this.closeSent) this.writeControl(Opcode.Pong, payload);
+      if (this.config.autoPong && !this.closeSent) this.writeControl(Opcode.Pong, payload);
       this.sink.onPing(payload);
       return this.state !== ReadyState.Closed;
     }
@@ -570,11 +526,11 @@ export class ProtocolConnection implements FrameSink {
       this.sendingFragmented = !fin;
       return;
     }
-    const options = { fin, rsv1: first && rsv1, mask: this.mask };
+    const options = { fin, rsv1: first && rsv1, mask: this.config.mask };
     const frame =
       typeof payload === "string"
-        ? encodeTextFrame(this.pool, payload, options)
-        : encodeFrame(this.pool, op, payload, options);
+        ? encodeTextFrame(this.config.pool, payload, options)
+        : encodeFrame(this.config.pool, op, payload, options);
     if (typeof payload === "string" && op !== Opcode.Text) {
       // encodeTextFrame writes a text opcode: patch it for continuations and binary sends.
       const bytes = frame.bytes();
@@ -595,7 +551,7 @@ export class ProtocolConnection implements FrameSink {
    */
   sendBuffer(opcode: number, buf: ByteBuffer, fin = true, rsv1 = false): void {
     if (this.closeSent || this.state !== ReadyState.Open || buf.off < MAX_HEADER_SIZE) {
-      this.pool.put(buf);
+      this.config.pool.put(buf);
       if (!this.canSend) throw createError("ERR_WS_NOT_OPEN");
       throw createError("ERR_OUT_OF_RANGE", "no headroom");
     }
@@ -603,9 +559,9 @@ export class ProtocolConnection implements FrameSink {
     const payloadAt = buf.off;
     const length = buf.end - payloadAt;
     let key: Buffer | null = null;
-    if (this.mask !== null) {
+    if (this.config.mask !== null) {
       key = this.maskKey as Buffer;
-      this.mask.nextMask(key, 0);
+      this.config.mask.nextMask(key, 0);
       applyMask(buf.storage.subarray(payloadAt, buf.end), key, 0);
     }
     buf.off = writeHeaderBefore(
@@ -632,13 +588,13 @@ export class ProtocolConnection implements FrameSink {
       n = payload.byteLength;
     }
     if (n > APPEND_MAX) return false;
-    const size = frameSize(n, this.mask !== null);
+    const size = frameSize(n, this.config.mask !== null);
     const buf = (this.sink.frameRoom as (size: number) => ByteBuffer | undefined).call(
       this.sink,
       size,
     );
     if (buf === undefined) return false;
-    appendFrame(buf, op, payload, n, fin, rsv1, this.mask);
+    appendFrame(buf, op, payload, n, fin, rsv1, this.config.mask);
     this.sink.onOutputAppended?.(size);
     return true;
   }
@@ -684,10 +640,10 @@ export class ProtocolConnection implements FrameSink {
     this.checkCanSend();
     const first = !this.sendingFragmented;
     const op = first ? opcode : Opcode.Continuation;
-    const frame = encodeFrameParts(this.pool, op, parts, {
+    const frame = encodeFrameParts(this.config.pool, op, parts, {
       fin,
       rsv1: first && rsv1,
-      mask: this.mask,
+      mask: this.config.mask,
     });
     this.sendingFragmented = !fin;
     this.sink.onOutput(frame);
@@ -767,7 +723,7 @@ export class ProtocolConnection implements FrameSink {
   // --- Internals --------------------------------------------------------------------------------
 
   private receiveClose(payload: Buffer): boolean {
-    const parsed = parseClosePayload(payload, this.validateUtf8);
+    const parsed = parseClosePayload(payload, this.config.validateUtf8);
     if (parsed instanceof TidewsError) {
       this.fail(parsed);
       return false;
@@ -790,17 +746,17 @@ export class ProtocolConnection implements FrameSink {
   }
 
   private writeControl(opcode: number, payload: Uint8Array): void {
-    this.sink.onOutput(encodeControlFrame(this.pool, opcode, payload, this.mask));
+    this.sink.onOutput(encodeControlFrame(this.config.pool, opcode, payload, this.config.mask));
   }
 
   private writeClose(code: number, reason: string): void {
     this.closeSent = true;
-    this.sink.onOutput(encodeCloseFrame(this.pool, code, reason, this.mask));
+    this.sink.onOutput(encodeCloseFrame(this.config.pool, code, reason, this.config.mask));
   }
 
   private writeCloseEmpty(): void {
     this.closeSent = true;
-    this.sink.onOutput(encodeControlFrame(this.pool, Opcode.Close, EMPTY, this.mask));
+    this.sink.onOutput(encodeControlFrame(this.config.pool, Opcode.Close, EMPTY, this.config.mask));
   }
 
   private checkCanSend(): void {
@@ -819,7 +775,7 @@ export class ProtocolConnection implements FrameSink {
   private releaseMessage(): void {
     this.sinkPaused = false;
     if (this.message !== undefined) {
-      this.pool.put(this.message);
+      this.config.pool.put(this.message);
       this.message = undefined;
     }
     if (this.streamingMessage) {
@@ -834,8 +790,8 @@ export class ProtocolConnection implements FrameSink {
   private startStream(opcode: number, length: number): boolean {
     // RFC 6455 section 7.4.1: 1009, "a message that is too big for it to process"; checked on
     // the declared frame length, before the payload arrives.
-    if (length > this.maxStreamSize) {
-      this.fail(createError("ERR_WS_MESSAGE_TOO_BIG", `${length} > ${this.maxStreamSize}`));
+    if (length > this.config.maxStreamSize) {
+      this.fail(createError("ERR_WS_MESSAGE_TOO_BIG", `${length} > ${this.config.maxStreamSize}`));
       return false;
     }
     this.streamingMessage = true;
@@ -845,8 +801,8 @@ export class ProtocolConnection implements FrameSink {
 
   /** A continuation frame of a streamed message: the limit applies across fragments. */
   private continueStream(length: number): boolean {
-    if (this.messageLength + length > this.maxStreamSize) {
-      const detail = `${this.messageLength + length} > ${this.maxStreamSize}`;
+    if (this.messageLength + length > this.config.maxStreamSize) {
+      const detail = `${this.messageLength + length} > ${this.config.maxStreamSize}`;
       this.fail(createError("ERR_WS_MESSAGE_TOO_BIG", detail));
       return false;
     }
@@ -856,7 +812,7 @@ export class ProtocolConnection implements FrameSink {
   private streamChunk(data: Buffer): boolean {
     // RFC 6455 section 8.1: fail as soon as the text can no longer be valid UTF-8, before any
     // invalid byte reaches the sink.
-    if (this.streaming && !this.validator.push(data)) {
+    if (this.streaming && !this.textValidator().push(data)) {
       this.fail(createError("ERR_WS_INVALID_UTF8"));
       return false;
     }
@@ -871,7 +827,7 @@ export class ProtocolConnection implements FrameSink {
   }
 
   private endStream(): boolean {
-    if (this.streaming && !this.validator.end()) {
+    if (this.streaming && !this.textValidator().end()) {
       // A code point cut short at the end of the message.
       this.fail(createError("ERR_WS_INVALID_UTF8"));
       return false;
@@ -891,7 +847,7 @@ export class ProtocolConnection implements FrameSink {
       // Backpressure does not apply: the whole message is in memory already.
       (this.sink.onMessageChunk as (data: Buffer) => boolean)(data.bytes());
     }
-    this.pool.put(data);
+    this.config.pool.put(data);
     if (this.state === ReadyState.Closed) return false;
     this.streamingMessage = false;
     return this.sink.onMessageEnd?.() !== false;

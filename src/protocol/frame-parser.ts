@@ -93,6 +93,8 @@ const MAX_CONTROL_PAYLOAD = 125;
 const MAX_SAFE_HIGH_WORD = 0x200000;
 
 const EMPTY: Buffer = Buffer.alloc(0);
+/** The input queue of every parser that never queued (most): replaced by an array at first use. */
+const NO_CHUNKS: Buffer[] = Object.freeze([]) as unknown as Buffer[];
 
 /**
  * Parses WebSocket frames from a byte stream and reports them to a {@link FrameSink}.
@@ -150,7 +152,7 @@ export class FrameParser {
   // Input: the chunk being parsed and the chunks that arrived while paused.
   private chunk: Buffer = EMPTY;
   private pos = 0;
-  private queue: Buffer[] = [];
+  private queue: Buffer[] = NO_CHUNKS;
   private queueHead = 0;
   private queuedBytes = 0;
 
@@ -202,6 +204,7 @@ export class FrameParser {
       // A kept rest and queued chunks (left by a sink that threw) go first: order holds in every
       // case.
       if (chunk.length === 0) return;
+      if (this.queue === NO_CHUNKS) this.queue = [];
       this.queue.push(transient ? Buffer.from(chunk) : chunk);
       this.queuedBytes += chunk.length;
       if (this.isPaused || this.parsing) return;
@@ -248,7 +251,7 @@ export class FrameParser {
     this.isPaused = false;
     this.chunk = EMPTY;
     this.pos = 0;
-    this.queue = [];
+    this.queue = NO_CHUNKS;
     this.queueHead = 0;
     this.queuedBytes = 0;
   }

@@ -1,7 +1,5 @@
-import { isUtf8 } from "node:buffer";
 import { createReadStream } from "node:fs";
 import type { ByteBuffer } from "../buffer/byte-buffer.js";
-import type { Pool } from "../buffer/pool.js";
 import { createError, createStreamError, isTidewsError, type TidewsError } from "../errors.js";
 import { CloseCode, closePayloadLength, isValidCloseCode } from "../protocol/close-codes.js";
 import {
@@ -13,15 +11,19 @@ import {
   type ReadyStateValue,
 } from "../protocol/connection.js";
 import { MAX_HEADER_SIZE } from "../protocol/frame-encoder.js";
-import type { MaskSource, XorRange } from "../protocol/mask.js";
 import { Opcode } from "../protocol/opcodes.js";
+import {
+  type ConnectionConfig,
+  type ConnectionParams,
+  integerOption,
+  streamThresholdOf,
+} from "./connection-config.js";
 import { channels } from "./diagnostics.js";
-import type { Heartbeat, HeartbeatMember } from "./heartbeat.js";
+import type { HeartbeatMember } from "./heartbeat.js";
 import { Message } from "./message.js";
 import type { MessageCodec } from "./message-codec.js";
 import { MessageStream, type MessageStreamHost } from "./message-stream.js";
 import type { SharedFrame } from "./shared-frame.js";
-import type { ConnectionStats } from "./stats.js";
 import {
   DEFAULT_STREAM_FRAGMENT_SIZE,
   type SendStreamOptions,
@@ -30,6 +32,17 @@ import {
   type StreamSource,
 } from "./stream-sender.js";
 import { WriteQueue } from "./write-queue.js";
+
+export {
+  ConnectionConfig,
+  type ConnectionOptions,
+  type ConnectionParams,
+  DEFAULT_CLOSE_TIMEOUT,
+  DEFAULT_HIGH_WATER_MARK,
+  DEFAULT_MAX_BACKLOG_BYTES,
+  DEFAULT_MAX_BACKLOG_MESSAGES,
+  DEFAULT_MAX_BUFFERED_AMOUNT,
+} from "./connection-config.js";
 
 /** The byte stream a connection writes to: a `net.Socket`, a `tls.TLSSocket` or any Duplex. */
 export interface ByteStream {
@@ -152,31 +165,6 @@ export interface ReceiveOptions {
   readonly maxStreamSize?: number;
 }
 
-/** The default {@link ReceiveOptions.maxBacklogBytes}: 1 MiB. */
-export const DEFAULT_MAX_BACKLOG_BYTES = 1024 * 1024;
-/** The default {@link ReceiveOptions.maxBacklogMessages}: 1024. */
-export const DEFAULT_MAX_BACKLOG_MESSAGES = 1024;
-
-function integerOption(name: string, value: number | undefined, min: number, dflt: number): number {
-  if (value === undefined) return dflt;
-  if (!Number.isSafeInteger(value) || value < min) {
-    throw createError("ERR_INVALID_ARGUMENT", `${name} must be an integer >= ${min}, got ${value}`);
-  }
-  return value;
-}
-
-/**
- * The stream threshold of the protocol core for `streamMessages` (`undefined`: never stream).
- *
- * @throws {@link UsageError} `ERR_INVALID_ARGUMENT` for a value that is not a boolean or an
- *   integer >= 0
- */
-function streamThresholdOf(value: boolean | number | undefined): number | undefined {
-  if (value === undefined || value === false) return undefined;
-  if (value === true) return 0;
-  return integerOption("streamMessages", value, 0, 0);
-}
-
 /**
  * Checks the {@link ReceiveOptions} (the server and client call it up front, so that a bad
  * option fails at once rather than at the first connection).
@@ -195,46 +183,6 @@ export function checkReceiveOptions(options: ReceiveOptions, handler: Handler<ne
   }
 }
 
-/** Options of a {@link Connection}, set by the server or client that creates it. */
-export interface ConnectionOptions extends ReceiveOptions {
-  readonly role: "server" | "client";
-  readonly pool: Pool;
-  readonly maxMessageSize?: number;
-  readonly autoPong?: boolean;
-  readonly validateUtf8?: boolean;
-  readonly maskSource?: MaskSource;
-  /** How received payloads are unmasked (a native one, when loaded). Default: the core's. */
-  readonly xor?: XorRange;
-  /** The negotiated permessage-deflate codec, if any. */
-  readonly codec?: MessageCodec;
-  /** Milliseconds to wait for the peer to finish the close handshake. Default 5000. */
-  readonly closeTimeout?: number;
-  /** What a throwing handler does: `"log"` (default) reports and goes on, `"close"` closes with 1011. */
-  readonly recovery?: "log" | "close";
-  /** Negotiated subprotocol. */
-  readonly protocol?: string;
-  /** Negotiated extensions header value. */
-  readonly extensions?: string;
-  /** The peer's address. */
-  readonly remoteAddress?: string;
-  /** `send` returns false once this many bytes are queued. Default 64 KiB. */
-  readonly highWaterMark?: number;
-  /** Queued bytes beyond which the backpressure policy applies. Default 16 MiB; 0 for none. */
-  readonly maxBufferedAmount?: number;
-  /** The policy past `maxBufferedAmount`. Default `"close"`. */
-  readonly backpressure?: BackpressurePolicy;
-  /** The registry the connection adds itself to on open and removes itself from on close. */
-  readonly registry?: Set<Connection<never>>;
-  /** Counters shared with the server. */
-  readonly stats?: ConnectionStats;
-  /** The shared heartbeat, when `idleTimeout` is set. */
-  readonly heartbeat?: Heartbeat;
-  /** Initial session data (from `authorize`). */
-  readonly session?: unknown;
-  /** The pub/sub registry of the server. */
-  readonly topics?: TopicHost;
-}
-
 /** Options of {@link Connection.send}. */
 export interface SendOptions {
   /** Send as binary (default for buffers) or text (default for strings). */
@@ -247,12 +195,6 @@ export interface SendOptions {
   readonly fragmentSize?: number;
 }
 
-/** The default close timeout: 5 s. */
-export const DEFAULT_CLOSE_TIMEOUT = 5000;
-/** The default high-water mark of `send`'s return value: 64 KiB. */
-export const DEFAULT_HIGH_WATER_MARK = 64 * 1024;
-/** The default `maxBufferedAmount`: 16 MiB. */
-export const DEFAULT_MAX_BUFFERED_AMOUNT = 16 * 1024 * 1024;
 /** Pause reading while a compressed message inflates and this much input is queued. */
 const PAUSE_INPUT_BYTES = 256 * 1024;
 // Why reading from the stream is paused: each reason is set and cleared on its own, and the
@@ -346,20 +288,14 @@ export class Connection<S = Record<string, unknown>>
 
   private readonly stream: ByteStream;
   private readonly core: ProtocolConnection;
-  private readonly handler: Handler<S>;
-  private readonly pool: Pool;
+  /** The settings shared with the other connections of the server or client call. */
+  private readonly config: ConnectionConfig<S>;
   private readonly codec: MessageCodec | undefined;
-  private readonly queue: WriteQueue;
-  private readonly closeTimeout: number;
-  private readonly recovery: "log" | "close";
-  private readonly role: "server" | "client";
-  private readonly highWaterMark: number;
-  private readonly maxBufferedAmount: number;
-  private readonly backpressure: BackpressurePolicy;
-  private readonly registry: Set<Connection<never>> | undefined;
-  private readonly stats: ConnectionStats | undefined;
-  private readonly heartbeat: Heartbeat | undefined;
-  private readonly topicHost: TopicHost | undefined;
+  /**
+   * The write queue, made at the first write: a connection that never sends holds none (nor
+   * its write callback).
+   */
+  private queue: WriteQueue | undefined = undefined;
 
   /** Frames were queued this tick: {@link flush} is due (at the end of handleData or next tick). */
   private corked = false;
@@ -389,9 +325,6 @@ export class Connection<S = Record<string, unknown>>
   /** Why the library closed the connection on its own (reported in onClose when no other). */
   private closeInfoError: TidewsError | undefined;
   private pinged = false;
-  private readonly concurrency: number;
-  private readonly maxBacklogBytes: number;
-  private readonly maxBacklogMessages: number;
   /** Async handler calls in flight: onMessage promises and message streams not finished. */
   private inFlight = 0;
   /** Messages and streams waiting for a handler slot, in arrival order. */
@@ -405,7 +338,6 @@ export class Connection<S = Record<string, unknown>>
   private receiving: MessageStream | undefined;
   /** Its consumer destroyed it: the rest of its frames are dropped. */
   private discarding = false;
-  private readonly onWritten: (error?: Error | null) => void;
   /** The stream message on the wire, if any (see {@link sendStream}). */
   private activeStream: StreamSender | undefined;
   /** Sends held back while {@link activeStream} runs, in order, from {@link heldHead}. */
@@ -415,59 +347,18 @@ export class Connection<S = Record<string, unknown>>
   private heldBytes = 0;
 
   /** @internal Created by the server or client. */
-  constructor(stream: ByteStream, handler: Handler<S>, options: ConnectionOptions) {
+  constructor(stream: ByteStream, config: ConnectionConfig<S>, params: ConnectionParams = {}) {
     this.stream = stream;
-    this.handler = handler;
-    this.pool = options.pool;
-    this.codec = options.codec;
-    this.role = options.role;
-    this.closeTimeout = options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT;
-    this.recovery = options.recovery ?? "log";
-    this.protocol = options.protocol ?? "";
-    this.extensions = options.extensions ?? "";
-    this.remoteAddress = options.remoteAddress;
-    this.highWaterMark = options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK;
-    this.maxBufferedAmount = options.maxBufferedAmount ?? DEFAULT_MAX_BUFFERED_AMOUNT;
-    this.backpressure = options.backpressure ?? "close";
-    this.registry = options.registry;
-    this.stats = options.stats;
-    this.heartbeat = options.heartbeat;
-    this.topicHost = options.topics;
-    this.sessionData = options.session as S | undefined;
-    this.concurrency = integerOption("concurrency", options.concurrency, 1, 1);
-    this.maxBacklogBytes = integerOption(
-      "maxBacklogBytes",
-      options.maxBacklogBytes,
-      0,
-      DEFAULT_MAX_BACKLOG_BYTES,
+    this.config = config;
+    this.codec = params.codec;
+    this.protocol = params.protocol ?? "";
+    this.extensions = params.extensions ?? "";
+    this.remoteAddress = params.remoteAddress;
+    this.sessionData = params.session as S | undefined;
+    this.core = new ProtocolConnection(
+      this,
+      config.protocol.withCompression(params.codec !== undefined),
     );
-    this.maxBacklogMessages = integerOption(
-      "maxBacklogMessages",
-      options.maxBacklogMessages,
-      1,
-      DEFAULT_MAX_BACKLOG_MESSAGES,
-    );
-    // Without onStream, nothing could consume a stream: messages are assembled as before.
-    const streamThreshold =
-      typeof handler.onStream === "function"
-        ? streamThresholdOf(options.streamMessages)
-        : undefined;
-    this.core = new ProtocolConnection(this, {
-      role: options.role,
-      pool: options.pool,
-      maxMessageSize: options.maxMessageSize,
-      autoPong: options.autoPong,
-      validateUtf8: options.validateUtf8,
-      utf8Check: isUtf8,
-      maskSource: options.maskSource,
-      compression: options.codec !== undefined,
-      xor: options.xor,
-      streamThreshold,
-      maxStreamSize: options.maxStreamSize,
-    });
-    // One write callback per connection, none per message.
-    this.onWritten = (error) => this.written(error);
-    this.queue = new WriteQueue(stream, options.pool, this.onWritten, this);
     this.codec?.attach(this.core, this);
   }
 
@@ -490,7 +381,7 @@ export class Connection<S = Record<string, unknown>>
 
   /** Bytes queued for the peer: in the library and in the stream, not yet flushed. */
   get bufferedAmount(): number {
-    return this.queue.bytes + (this.codec?.pendingBytes ?? 0) + this.heldBytes;
+    return (this.queue?.bytes ?? 0) + (this.codec?.pendingBytes ?? 0) + this.heldBytes;
   }
 
   /** True when permessage-deflate was negotiated. */
@@ -539,9 +430,9 @@ export class Connection<S = Record<string, unknown>>
     if (!this.admit(payload)) return false;
     if (this.activeStream !== undefined) this.holdMessage(opcode, payload, fin, options);
     else this.sendNow(opcode, payload, fin, options);
-    if (fin && this.stats !== undefined) {
-      this.stats.messagesOut++;
-      this.stats.bytesOut += byteLengthOf(payload);
+    if (fin && this.config.stats !== undefined) {
+      this.config.stats.messagesOut++;
+      this.config.stats.bytesOut += byteLengthOf(payload);
     }
     return this.underHighWaterMark();
   }
@@ -579,7 +470,7 @@ export class Connection<S = Record<string, unknown>>
   private sendMessage(message: Message, options: SendOptions | undefined): boolean {
     const buf = message.take();
     if (!this.core.canSend || this.closed || this.pendingClose !== undefined) {
-      this.pool.put(buf);
+      this.config.pool.put(buf);
       return false;
     }
     const opcode =
@@ -598,19 +489,19 @@ export class Connection<S = Record<string, unknown>>
     if (!inPlace) {
       // Copied (or compressed) like any send, then the buffer goes back at once.
       const sent = this.sendPayload(opcode, buf.bytes(), fin, options);
-      this.pool.put(buf);
+      this.config.pool.put(buf);
       return sent;
     }
     const size = buf.len;
     if (!this.admitSize(size)) {
-      this.pool.put(buf);
+      this.config.pool.put(buf);
       return false;
     }
     // The header goes into the room in front of the payload; the buffer is the frame.
     this.core.sendBuffer(opcode, buf, true, false);
-    if (this.stats !== undefined) {
-      this.stats.messagesOut++;
-      this.stats.bytesOut += size;
+    if (this.config.stats !== undefined) {
+      this.config.stats.messagesOut++;
+      this.config.stats.bytesOut += size;
     }
     return this.underHighWaterMark();
   }
@@ -638,7 +529,7 @@ export class Connection<S = Record<string, unknown>>
     if (!this.admitSize(size)) return false;
     const codec = this.codec;
     if (this.activeStream !== undefined) {
-      const copy = this.pool.get(size);
+      const copy = this.config.pool.get(size);
       for (const p of parts) copy.write(p);
       this.pushHeld(new HeldSend(opcode, fin, undefined, copy, undefined, undefined, size));
     } else if (codec?.busy) {
@@ -649,9 +540,9 @@ export class Connection<S = Record<string, unknown>>
     } else {
       this.core.sendParts(opcode, parts, fin, false);
     }
-    if (fin && this.stats !== undefined) {
-      this.stats.messagesOut++;
-      this.stats.bytesOut += size;
+    if (fin && this.config.stats !== undefined) {
+      this.config.stats.messagesOut++;
+      this.config.stats.bytesOut += size;
     }
     return this.underHighWaterMark();
   }
@@ -685,7 +576,7 @@ export class Connection<S = Record<string, unknown>>
   sendStream(source: StreamSource, options?: SendStreamOptions): Promise<void> {
     let sender: StreamSender;
     try {
-      sender = new StreamSender(this, this.pool, source, options);
+      sender = new StreamSender(this, this.config.pool, source, options);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -723,25 +614,25 @@ export class Connection<S = Record<string, unknown>>
     // Held sends are not counted: they wait for this stream, which must not wait for them. An
     // empty queue is always writable (a high-water mark of 0 must not stall the stream).
     if (this.closed || this.codec?.busy === true) return false;
-    const queued = this.queue.bytes + (this.codec?.pendingBytes ?? 0);
-    return queued === 0 || queued < this.highWaterMark;
+    const queued = (this.queue?.bytes ?? 0) + (this.codec?.pendingBytes ?? 0);
+    return queued === 0 || queued < this.config.highWaterMark;
   }
 
   /** @internal StreamHost: the next frame of the stream message; takes `buf`. */
   streamFrame(opcode: number, buf: ByteBuffer, fin: boolean, first: boolean): void {
     if (first && this.core.sendingFragments) {
-      this.pool.put(buf);
+      this.config.pool.put(buf);
       throw createError("ERR_WS_INVALID_STATE", "a message sent with fin: false is unfinished");
     }
     if (this.closed || this.pendingClose !== undefined || !this.core.canSend) {
-      this.pool.put(buf);
+      this.config.pool.put(buf);
       throw createError("ERR_WS_NOT_OPEN");
     }
     const size = buf.len;
     this.core.sendBuffer(opcode, buf, fin, false);
-    if (this.stats !== undefined) {
-      this.stats.bytesOut += size;
-      if (fin) this.stats.messagesOut++;
+    if (this.config.stats !== undefined) {
+      this.config.stats.bytesOut += size;
+      if (fin) this.config.stats.messagesOut++;
     }
   }
 
@@ -782,7 +673,7 @@ export class Connection<S = Record<string, unknown>>
     options: SendOptions | undefined,
   ): void {
     const size = byteLengthOf(payload);
-    const copy = this.pool.get(size);
+    const copy = this.config.pool.get(size);
     if (typeof payload === "string") copy.writeString(payload);
     else copy.write(payload);
     const kept =
@@ -826,7 +717,7 @@ export class Connection<S = Record<string, unknown>>
       if (this.core.canSend && !this.closed) {
         this.sendNow(entry.opcode, payload.bytes(), entry.fin, entry.options);
       }
-      this.pool.put(payload);
+      this.config.pool.put(payload);
     }
     if (this.heldHead === this.held.length) {
       this.held = NO_HELD;
@@ -852,7 +743,7 @@ export class Connection<S = Record<string, unknown>>
     this.heldBytes = 0;
     active?.fail(error);
     for (const entry of held) {
-      if (entry.payload !== undefined) this.pool.put(entry.payload);
+      if (entry.payload !== undefined) this.config.pool.put(entry.payload);
       entry.shared?.unref();
       entry.stream?.fail(error);
     }
@@ -877,7 +768,7 @@ export class Connection<S = Record<string, unknown>>
 
   /** The topics this connection is subscribed to. */
   get topics(): ReadonlySet<string> {
-    return this.topicHost?.topicsOf(this as unknown as Connection<never>) ?? NO_TOPICS;
+    return this.config.topics?.topicsOf(this as unknown as Connection<never>) ?? NO_TOPICS;
   }
 
   /**
@@ -893,10 +784,10 @@ export class Connection<S = Record<string, unknown>>
   }
 
   private topicRegistry(): TopicHost {
-    if (this.topicHost === undefined) {
+    if (this.config.topics === undefined) {
       throw createError("ERR_WS_INVALID_STATE", "this connection has no topic registry");
     }
-    return this.topicHost;
+    return this.config.topics;
   }
 
   /** Sends a ping with up to 125 bytes of payload. */
@@ -942,9 +833,9 @@ export class Connection<S = Record<string, unknown>>
 
   /** @internal Compression statistics, from the codec. */
   recordDeflate(input: number, output: number): void {
-    if (this.stats === undefined) return;
-    this.stats.deflateIn += input;
-    this.stats.deflateOut += output;
+    if (this.config.stats === undefined) return;
+    this.config.stats.deflateIn += input;
+    this.config.stats.deflateOut += output;
   }
 
   /** @internal The codec's queue is empty: a close that waited for it goes out now. */
@@ -970,7 +861,7 @@ export class Connection<S = Record<string, unknown>>
    * @returns false when not queued (closing, or refused by the backpressure policy)
    */
   sendShared(frame: SharedFrame, payloadSize: number): boolean {
-    if (!this.core.canSend || this.role !== "server") return false;
+    if (!this.core.canSend || this.config.role !== "server") return false;
     // A stream message holds the frame back until its last fragment; a fragmented message sent
     // with `fin: false` cannot be waited for, so the frame is not queued then.
     if (this.activeStream === undefined && this.core.sendingFragments) return false;
@@ -980,9 +871,9 @@ export class Connection<S = Record<string, unknown>>
       this.pushHeld(new HeldSend(0, true, undefined, undefined, frame, undefined, frame.len));
     } else if (this.codec?.busy) this.codec.enqueueShared(frame);
     else this.writeShared(frame);
-    if (this.stats !== undefined) {
-      this.stats.messagesOut++;
-      this.stats.bytesOut += payloadSize;
+    if (this.config.stats !== undefined) {
+      this.config.stats.messagesOut++;
+      this.config.stats.bytesOut += payloadSize;
     }
     this.underHighWaterMark();
     return true;
@@ -1012,7 +903,7 @@ export class Connection<S = Record<string, unknown>>
    */
   endsWithShared(frame: SharedFrame): boolean {
     return (
-      this.queue.lastQueued === frame &&
+      this.queue?.lastQueued === frame &&
       this.core.canSend &&
       !this.closed &&
       this.pendingClose === undefined
@@ -1031,20 +922,20 @@ export class Connection<S = Record<string, unknown>>
       return;
     }
     this.cork();
-    if (this.stats !== undefined) this.stats.wireBytesOut += frame.len;
-    this.queue.push(frame, false);
+    if (this.config.stats !== undefined) this.config.stats.wireBytesOut += frame.len;
+    this.writes().push(frame, false);
   }
 
   // --- ProtocolSink -----------------------------------------------------------------------------
 
   /** @internal */
   onMessage(opcode: number, data: ByteBuffer): boolean {
-    if (this.stats !== undefined) {
-      this.stats.messagesIn++;
-      this.stats.bytesIn += data.len;
+    if (this.config.stats !== undefined) {
+      this.config.stats.messagesIn++;
+      this.config.stats.bytesIn += data.len;
     }
-    const message = new Message(opcode, data, this.pool);
-    if (this.inFlight < this.concurrency && this.backlog.length === 0) {
+    const message = new Message(opcode, data, this.config.pool);
+    if (this.inFlight < this.config.concurrency && this.backlog.length === 0) {
       this.dispatch(message);
       return true;
     }
@@ -1054,11 +945,11 @@ export class Connection<S = Record<string, unknown>>
 
   /** @internal A message to stream begins. */
   onMessageStart(opcode: number): void {
-    if (this.stats !== undefined) this.stats.messagesIn++;
+    if (this.config.stats !== undefined) this.config.stats.messagesIn++;
     const stream = new MessageStream(opcode, this);
     this.receiving = stream;
     this.discarding = false;
-    if (this.inFlight < this.concurrency && this.backlog.length === 0) {
+    if (this.inFlight < this.config.concurrency && this.backlog.length === 0) {
       this.dispatchStream(stream);
     } else {
       // Waits in order; its buffer fills meanwhile, then backpressure pauses reading.
@@ -1069,7 +960,7 @@ export class Connection<S = Record<string, unknown>>
 
   /** @internal A piece of the streamed message. */
   onMessageChunk(data: Buffer): boolean {
-    if (this.stats !== undefined) this.stats.bytesIn += data.length;
+    if (this.config.stats !== undefined) this.config.stats.bytesIn += data.length;
     const stream = this.receiving;
     if (stream === undefined || this.discarding) return true;
     // Destroyed from a "data" listener during the push: no _read will come, do not wait for one.
@@ -1127,7 +1018,7 @@ export class Connection<S = Record<string, unknown>>
   /** @internal */
   onCompressedMessage(opcode: number, data: ByteBuffer): void {
     if (this.codec === undefined) {
-      this.pool.put(data);
+      this.config.pool.put(data);
       this.core.failInflate(createError("ERR_WS_INTERNAL", "compressed message without a codec"));
       return;
     }
@@ -1136,10 +1027,10 @@ export class Connection<S = Record<string, unknown>>
 
   /** @internal */
   onPing(payload: Buffer): void {
-    const fn = this.handler.onPing;
+    const fn = this.config.handler.onPing;
     if (fn === undefined) return;
     try {
-      fn.call(this.handler, this, payload);
+      fn.call(this.config.handler, this, payload);
     } catch (error) {
       this.handlerFailed(error);
     }
@@ -1147,10 +1038,10 @@ export class Connection<S = Record<string, unknown>>
 
   /** @internal */
   onPong(payload: Buffer): void {
-    const fn = this.handler.onPong;
+    const fn = this.config.handler.onPong;
     if (fn === undefined) return;
     try {
-      fn.call(this.handler, this, payload);
+      fn.call(this.config.handler, this, payload);
     } catch (error) {
       this.handlerFailed(error);
     }
@@ -1159,7 +1050,7 @@ export class Connection<S = Record<string, unknown>>
   /** @internal */
   onOutput(frame: ByteBuffer): void {
     if (this.closed || this.streamEnded) {
-      this.pool.put(frame);
+      this.config.pool.put(frame);
       return;
     }
     const opcode = (frame.storage[frame.off] as number) & 0x0f;
@@ -1168,28 +1059,28 @@ export class Connection<S = Record<string, unknown>>
       // to send a Pong frame for only the most recently processed Ping frame". While the stream
       // is full, only the latest pong is kept, and it goes out on drain: a peer that pings
       // without reading cannot pile pongs up here.
-      if (this.deferredPong !== undefined) this.pool.put(this.deferredPong);
+      if (this.deferredPong !== undefined) this.config.pool.put(this.deferredPong);
       this.deferredPong = frame;
       return;
     }
     this.cork();
-    if (this.stats !== undefined) this.stats.wireBytesOut += frame.len;
+    if (this.config.stats !== undefined) this.config.stats.wireBytesOut += frame.len;
     // Pings and pongs overtake data waiting for the stream (RFC 6455 section 5.4 lets control
     // frames sit between the frames of a message). A close frame does not: it must follow every
     // data frame queued before it (section 5.5.1), and the close timer bounds its wait.
-    this.queue.push(frame, opcode === Opcode.Ping || opcode === Opcode.Pong);
+    this.writes().push(frame, opcode === Opcode.Ping || opcode === Opcode.Pong);
   }
 
   /** @internal The core builds a small frame straight into this tick's batch. */
   frameRoom(size: number): ByteBuffer | undefined {
     if (this.closed || this.streamEnded) return undefined;
-    return this.queue.room(size);
+    return this.writes().room(size);
   }
 
   /** @internal */
   onOutputAppended(size: number): void {
     this.cork();
-    if (this.stats !== undefined) this.stats.wireBytesOut += size;
+    if (this.config.stats !== undefined) this.config.stats.wireBytesOut += size;
   }
 
   /** @internal */
@@ -1199,11 +1090,11 @@ export class Connection<S = Record<string, unknown>>
   onEnd(): void {
     this.stopStreams();
     if (this.streamEnded) return;
-    if (this.role === "server") {
+    if (this.config.role === "server") {
       // RFC 6455 section 7.1.1: the server closes the TCP connection first. Frames still waiting
       // for the stream to drain are written first; end() flushes, then sends FIN.
       this.flush();
-      if (this.queue.waiting === 0) {
+      if ((this.queue?.waiting ?? 0) === 0) {
         this.streamEnded = true;
         this.stream.end();
       }
@@ -1237,8 +1128,8 @@ export class Connection<S = Record<string, unknown>>
    * view of a read buffer the transport reuses for the next read: valid during the call only.
    */
   handleData(chunk: Buffer, transient = false): void {
-    if (this.heartbeat !== undefined) this.seenEpoch = this.heartbeat.epoch;
-    if (this.stats !== undefined) this.stats.wireBytesIn += chunk.length;
+    if (this.config.heartbeat !== undefined) this.seenEpoch = this.config.heartbeat.epoch;
+    if (this.config.stats !== undefined) this.config.stats.wireBytesIn += chunk.length;
     this.parsing = true;
     try {
       this.core.receive(chunk, transient);
@@ -1292,8 +1183,8 @@ export class Connection<S = Record<string, unknown>>
       this.deferredPong = undefined;
       this.onOutput(pong);
     }
-    this.queue.drain();
-    if (this.streamEnded === false && this.core.closeExpected() && this.role === "server") {
+    this.queue?.drain();
+    if (this.streamEnded === false && this.core.closeExpected() && this.config.role === "server") {
       this.onEndAfterDrain();
     }
     this.maybeDrain();
@@ -1307,9 +1198,9 @@ export class Connection<S = Record<string, unknown>>
     if (this.closeTimer !== undefined) clearTimeout(this.closeTimer);
     this.stopStreams();
     this.codec?.close();
-    this.queue.clear();
+    this.queue?.clear();
     if (this.deferredPong !== undefined) {
-      this.pool.put(this.deferredPong);
+      this.config.pool.put(this.deferredPong);
       this.deferredPong = undefined;
     }
     // In-flight async handlers lose their (unretained) buffers now, as documented on Message.
@@ -1325,9 +1216,9 @@ export class Connection<S = Record<string, unknown>>
       if (item instanceof Message) item.release();
       else item.destroy();
     }
-    this.registry?.delete(this as unknown as Connection<never>);
-    this.heartbeat?.delete(this);
-    this.topicHost?.removeAll(this as unknown as Connection<never>);
+    this.config.registry?.delete(this as unknown as Connection<never>);
+    this.config.heartbeat?.delete(this);
+    this.config.topics?.removeAll(this as unknown as Connection<never>);
     let info = this.core.closeInfo;
     if (info.error === undefined && this.closeInfoError !== undefined) {
       // No close frame came back: report the code we closed with, as for other failures.
@@ -1335,15 +1226,15 @@ export class Connection<S = Record<string, unknown>>
         info.code === CloseCode.Abnormal ? (this.closeInfoError.closeCode ?? info.code) : info.code;
       info = { ...info, code, error: this.closeInfoError };
     }
-    this.stats?.recordClose(info.code);
+    this.config.stats?.recordClose(info.code);
     if (channels.close.hasSubscribers) {
       channels.close.publish({ connection: this, ...info });
     }
     if (!this.opened) return;
-    const fn = this.handler.onClose;
+    const fn = this.config.handler.onClose;
     if (fn !== undefined) {
       try {
-        fn.call(this.handler, this, info);
+        fn.call(this.config.handler, this, info);
       } catch (error) {
         this.report(error);
       }
@@ -1354,15 +1245,15 @@ export class Connection<S = Record<string, unknown>>
   open(head?: Buffer): void {
     if (this.closed) return;
     this.opened = true;
-    this.registry?.add(this as unknown as Connection<never>);
-    this.heartbeat?.add(this);
-    if (this.heartbeat !== undefined) this.seenEpoch = this.heartbeat.epoch;
-    if (this.stats !== undefined) this.stats.opened++;
+    this.config.registry?.add(this as unknown as Connection<never>);
+    this.config.heartbeat?.add(this);
+    if (this.config.heartbeat !== undefined) this.seenEpoch = this.config.heartbeat.epoch;
+    if (this.config.stats !== undefined) this.config.stats.opened++;
     if (channels.open.hasSubscribers) channels.open.publish({ connection: this });
-    const fn = this.handler.onOpen;
+    const fn = this.config.handler.onOpen;
     if (fn !== undefined) {
       try {
-        const r = fn.call(this.handler, this);
+        const r = fn.call(this.config.handler, this);
         // One closure per connection with an async onOpen, none for the others.
         if (isThenable(r)) r.then(undefined, (error: unknown) => this.handlerFailed(error));
       } catch (error) {
@@ -1376,7 +1267,7 @@ export class Connection<S = Record<string, unknown>>
   flush(): void {
     if (!this.corked) return;
     this.corked = false;
-    this.queue.flushBatch();
+    this.queue?.flushBatch();
   }
 
   /** @internal The error that failed the connection, if any. */
@@ -1398,17 +1289,20 @@ export class Connection<S = Record<string, unknown>>
 
   /** Applies the backpressure policy before queueing `payload`; false when it must not be sent. */
   private admit(payload: string | Uint8Array): boolean {
-    if (this.maxBufferedAmount === 0) return true;
+    if (this.config.maxBufferedAmount === 0) return true;
     const size = typeof payload === "string" ? payload.length : payload.byteLength;
     return this.admitSize(size);
   }
 
   private admitSize(size: number): boolean {
-    if (this.maxBufferedAmount === 0 || this.bufferedAmount + size <= this.maxBufferedAmount) {
+    if (
+      this.config.maxBufferedAmount === 0 ||
+      this.bufferedAmount + size <= this.config.maxBufferedAmount
+    ) {
       return true;
     }
-    if (this.backpressure === "drop") {
-      if (this.stats !== undefined) this.stats.dropped++;
+    if (this.config.backpressure === "drop") {
+      if (this.config.stats !== undefined) this.config.stats.dropped++;
       this.needDrain = true;
       return false;
     }
@@ -1424,28 +1318,28 @@ export class Connection<S = Record<string, unknown>>
   }
 
   private underHighWaterMark(): boolean {
-    if (this.bufferedAmount < this.highWaterMark) return true;
+    if (this.bufferedAmount < this.config.highWaterMark) return true;
     this.needDrain = true;
     return false;
   }
 
   private onEndAfterDrain(): void {
     this.flush();
-    if (this.queue.waiting === 0 && !this.streamEnded) {
+    if ((this.queue?.waiting ?? 0) === 0 && !this.streamEnded) {
       this.streamEnded = true;
       this.stream.end();
     }
   }
 
   private dispatch(message: Message): void {
-    const fn = this.handler.onMessage;
+    const fn = this.config.handler.onMessage;
     if (fn === undefined) {
       message.release();
       return;
     }
     let result: unknown;
     try {
-      result = fn.call(this.handler, this, message);
+      result = fn.call(this.config.handler, this, message);
     } catch (error) {
       message.done();
       this.handlerFailed(error);
@@ -1466,14 +1360,14 @@ export class Connection<S = Record<string, unknown>>
     // Counted before the call: the handler may destroy the stream at once.
     stream.dispatched = true;
     this.inFlight++;
-    const fn = this.handler.onStream;
+    const fn = this.config.handler.onStream;
     if (fn === undefined) {
       stream.destroy();
       return;
     }
     let result: unknown;
     try {
-      result = fn.call(this.handler, this, stream);
+      result = fn.call(this.config.handler, this, stream);
     } catch (error) {
       this.handlerFailed(error);
       stream.destroy();
@@ -1529,13 +1423,14 @@ export class Connection<S = Record<string, unknown>>
 
   private overBacklog(): boolean {
     return (
-      this.backlogBytes > this.maxBacklogBytes || this.backlog.length > this.maxBacklogMessages
+      this.backlogBytes > this.config.maxBacklogBytes ||
+      this.backlog.length > this.config.maxBacklogMessages
     );
   }
 
   /** Starts waiting messages, in order, while slots are free; resumes reading once below half. */
   private pump(): void {
-    while (this.inFlight < this.concurrency && this.backlog.length > 0 && !this.closed) {
+    while (this.inFlight < this.config.concurrency && this.backlog.length > 0 && !this.closed) {
       const item = this.backlog.shift() as Message | MessageStream;
       if (item instanceof Message) {
         this.backlogBytes -= item.length;
@@ -1546,8 +1441,8 @@ export class Connection<S = Record<string, unknown>>
     }
     if (
       (this.pauseReasons & PAUSE_BACKLOG) !== 0 &&
-      this.backlogBytes <= this.maxBacklogBytes / 2 &&
-      this.backlog.length <= this.maxBacklogMessages / 2
+      this.backlogBytes <= this.config.maxBacklogBytes / 2 &&
+      this.backlog.length <= this.config.maxBacklogMessages / 2
     ) {
       this.releaseSinkPause(PAUSE_BACKLOG);
     }
@@ -1590,17 +1485,17 @@ export class Connection<S = Record<string, unknown>>
 
   private handlerFailed(error: unknown): void {
     this.report(error);
-    if (this.recovery === "close" && this.core.canSend) {
+    if (this.config.recovery === "close" && this.core.canSend) {
       this.close(CloseCode.Internal, "");
     }
   }
 
   private report(error: unknown): void {
     if (channels.error.hasSubscribers) channels.error.publish({ connection: this, error });
-    const fn = this.handler.onError;
+    const fn = this.config.handler.onError;
     if (fn !== undefined) {
       try {
-        fn.call(this.handler, this, error);
+        fn.call(this.config.handler, this, error);
         return;
       } catch {
         // fall through to the default report
@@ -1609,20 +1504,30 @@ export class Connection<S = Record<string, unknown>>
     console.error("tidews: handler error:", error);
   }
 
+  /** The write queue, made on first use with the connection's one write callback. */
+  private writes(): WriteQueue {
+    if (this.queue === undefined) {
+      // One write callback per connection, none per message.
+      const onWritten = (error?: Error | null) => this.written(error);
+      this.queue = new WriteQueue(this.stream, this.config.pool, onWritten, this);
+    }
+    return this.queue;
+  }
+
   private written(error?: Error | null): void {
-    this.queue.written();
+    this.queue?.written();
     if (error) return;
     this.maybeDrain();
   }
 
   private maybeDrain(): void {
     this.activeStream?.writable();
-    if (!this.needDrain || this.bufferedAmount >= this.highWaterMark) return;
+    if (!this.needDrain || this.bufferedAmount >= this.config.highWaterMark) return;
     this.needDrain = false;
-    const fn = this.handler.onDrain;
+    const fn = this.config.handler.onDrain;
     if (fn !== undefined) {
       try {
-        fn.call(this.handler, this);
+        fn.call(this.config.handler, this);
       } catch (error) {
         this.handlerFailed(error);
       }
@@ -1631,7 +1536,7 @@ export class Connection<S = Record<string, unknown>>
 
   private armCloseTimer(): void {
     if (this.closeTimer !== undefined || this.closed) return;
-    this.closeTimer = setTimeout(destroyStream, this.closeTimeout, this.stream);
+    this.closeTimer = setTimeout(destroyStream, this.config.closeTimeout, this.stream);
     this.closeTimer.unref?.();
   }
 }

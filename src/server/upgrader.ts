@@ -32,6 +32,7 @@ import {
 import {
   type BackpressurePolicy,
   Connection,
+  ConnectionConfig,
   checkReceiveOptions,
   type Handler,
   type PublishOptions,
@@ -205,6 +206,8 @@ export class Upgrader<S = Record<string, unknown>> {
   private shuttingDown = false;
   /** The native unmasking function, once loaded (see {@link UpgraderOptions.nativeMask}). */
   private xor: XorRange | undefined;
+  /** The shared settings of new connections; made again once native unmasking is loaded. */
+  private config: ConnectionConfig<S>;
   /**
    * Settles (never rejects) once native unmasking is loaded or known to be unavailable;
    * connections upgraded before that unmask in TypeScript.
@@ -245,7 +248,36 @@ export class Upgrader<S = Record<string, unknown>> {
         ? Promise.resolve()
         : loadNativeXor().then((xor) => {
             this.xor = xor;
+            if (xor !== undefined) this.config = this.connectionConfig();
           });
+    this.config = this.connectionConfig();
+  }
+
+  /** The settings every connection upgraded from now on shares (see {@link ConnectionConfig}). */
+  private connectionConfig(): ConnectionConfig<S> {
+    const o = this.options;
+    return new ConnectionConfig<S>(this.handler, {
+      role: "server",
+      pool: this.pool,
+      maxMessageSize: o.maxMessageSize,
+      autoPong: o.autoPong,
+      validateUtf8: o.validateUtf8,
+      xor: this.xor,
+      closeTimeout: o.closeTimeout,
+      recovery: o.recovery,
+      highWaterMark: o.highWaterMark,
+      maxBufferedAmount: o.maxBufferedAmount,
+      backpressure: o.backpressure,
+      concurrency: o.concurrency,
+      maxBacklogBytes: o.maxBacklogBytes,
+      maxBacklogMessages: o.maxBacklogMessages,
+      streamMessages: o.streamMessages,
+      maxStreamSize: o.maxStreamSize,
+      registry: this.connections as unknown as Set<Connection<never>>,
+      stats: this.counters,
+      heartbeat: this.heartbeat,
+      topics: this.topics,
+    });
   }
 
   /** True when received payloads are unmasked natively (bufferutil). */
@@ -534,33 +566,12 @@ export class Upgrader<S = Record<string, unknown>> {
         p.deflateNoContextTakeover ? p.deflateWindowBits : undefined,
       );
     }
-    const o = this.options;
-    const conn = new Connection<S>(socket, this.handler, {
-      role: "server",
-      pool: this.pool,
-      maxMessageSize: o.maxMessageSize,
-      autoPong: o.autoPong,
-      validateUtf8: o.validateUtf8,
-      xor: this.xor,
-      closeTimeout: o.closeTimeout,
-      recovery: o.recovery,
-      highWaterMark: o.highWaterMark,
-      maxBufferedAmount: o.maxBufferedAmount,
-      backpressure: o.backpressure,
-      concurrency: o.concurrency,
-      maxBacklogBytes: o.maxBacklogBytes,
-      maxBacklogMessages: o.maxBacklogMessages,
-      streamMessages: o.streamMessages,
-      maxStreamSize: o.maxStreamSize,
+    const conn = new Connection<S>(socket, this.config, {
       codec,
       protocol,
       extensions,
       session,
       remoteAddress: (socket as { remoteAddress?: string }).remoteAddress,
-      registry: this.connections as unknown as Set<Connection<never>>,
-      stats: this.counters,
-      heartbeat: this.heartbeat,
-      topics: this.topics,
     });
     attachStream(socket, conn, this.reads);
     conn.open(head);

@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 import { BufferPool } from "../../src/buffer/buffer-pool.js";
 import { encodeFrame } from "../../src/protocol/frame-encoder.js";
 import { FixedMaskSource } from "../../src/protocol/mask.js";
-import { type ByteStream, Connection } from "../../src/runtime/connection.js";
+import { type ByteStream, Connection, ConnectionConfig } from "../../src/runtime/connection.js";
 
 /** Records each write; completes it at once. */
 class RecordingStream implements ByteStream {
@@ -36,8 +36,7 @@ function masked(pool: BufferPool, text: string): Buffer {
 function echoConnection() {
   const pool = new BufferPool(64, 1 << 20);
   const stream = new RecordingStream();
-  const conn = new Connection(
-    stream,
+  const config = new ConnectionConfig(
     {
       onMessage(c, message) {
         c.send(message.text());
@@ -45,6 +44,7 @@ function echoConnection() {
     },
     { role: "server", pool },
   );
+  const conn = new Connection(stream, config);
   conn.open();
   return { pool, stream, conn };
 }

@@ -7,7 +7,7 @@ import { describe, it } from "node:test";
 import { BufferPool } from "../../src/buffer/buffer-pool.js";
 import type { ByteBuffer } from "../../src/buffer/byte-buffer.js";
 import type { ProtocolConnection } from "../../src/protocol/connection.js";
-import { type ByteStream, Connection } from "../../src/runtime/connection.js";
+import { type ByteStream, Connection, ConnectionConfig } from "../../src/runtime/connection.js";
 import type { CodecHost, MessageCodec } from "../../src/runtime/message-codec.js";
 
 class FakeStream implements ByteStream {
@@ -89,8 +89,7 @@ function setup() {
   const codec = new ManualCodec(pool);
   const seen: string[] = [];
   let release: (() => void) | undefined;
-  const conn = new Connection(
-    stream,
+  const config = new ConnectionConfig(
     {
       onMessage(_c, m) {
         seen.push(m.isText ? m.text() : "bin");
@@ -101,8 +100,9 @@ function setup() {
         }
       },
     },
-    { role: "server", pool, codec, maxBacklogMessages: 1 },
+    { role: "server", pool, maxBacklogMessages: 1 },
   );
+  const conn = new Connection(stream, config, { codec });
   conn.open();
   return { conn, stream, codec, seen, release: () => release?.() };
 }

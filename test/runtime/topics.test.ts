@@ -10,7 +10,7 @@ import {
   MemoryAdapter,
   MemoryHub,
 } from "../../src/runtime/adapter.js";
-import { type ByteStream, Connection } from "../../src/runtime/connection.js";
+import { type ByteStream, Connection, ConnectionConfig } from "../../src/runtime/connection.js";
 import { TopicRegistry } from "../../src/runtime/topics.js";
 
 /** A stream that keeps what the connection writes and completes each write at once. */
@@ -88,7 +88,8 @@ function node(adapter?: Adapter): Node {
     topics,
     open(options = {}) {
       const stream = new MemoryStream();
-      const conn = new Connection(stream, {}, { role: "server", pool, topics, ...options });
+      const config = new ConnectionConfig({}, { role: "server", pool, topics, ...options });
+      const conn = new Connection(stream, config);
       stream.flush = () => conn.flush();
       conn.open();
       return { conn, stream };
@@ -184,7 +185,10 @@ describe("TopicRegistry: the index", () => {
 
   it("is not available on a connection without a registry", () => {
     const pool = new BufferPool(64, 4096);
-    const conn = new Connection(new MemoryStream(), {}, { role: "server", pool });
+    const conn = new Connection(
+      new MemoryStream(),
+      new ConnectionConfig({}, { role: "server", pool }),
+    );
     assert.throws(
       () => conn.subscribe("x"),
       (e: unknown) => isTidewsError(e, "ERR_WS_INVALID_STATE"),
