@@ -4,7 +4,9 @@
  * beside the profile, only the samples of the measurement window count (no startup, no
  * connecting, no teardown).
  *
- * Usage: `node --import tsx bench/e2e/profile.ts FILE.cpuprofile [--top N]`.
+ * Usage: `node --import tsx bench/e2e/profile.ts FILE.cpuprofile [--top N] [--callers NAME]`.
+ * `--callers NAME` also splits the self time of the functions named NAME by their caller chain
+ * (three frames up): who makes the `subarray` calls, say.
  *
  * @module
  */
@@ -35,10 +37,12 @@ interface CpuProfile {
 function selfTimes(
   profile: CpuProfile,
   window?: { fromUs: number; toUs: number },
+  callersOf?: string,
 ): {
   total: number;
   functions: [string, number][];
   files: [string, number][];
+  callers: [string, number][];
 } {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const self = new Map<number, number>();
@@ -50,6 +54,9 @@ function selfTimes(
     const id = profile.samples[i] as number;
     self.set(id, (self.get(id) ?? 0) + dt);
   }
+  const parent = new Map<number, number>();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const callers = new Map<string, number>();
   const functions = new Map<string, number>();
   const files = new Map<string, number>();
   let total = 0;
@@ -62,9 +69,17 @@ function selfTimes(
     functions.set(fn, (functions.get(fn) ?? 0) + us);
     const file = url || n.callFrame.functionName;
     files.set(file, (files.get(file) ?? 0) + us);
+    if (callersOf !== undefined && n.callFrame.functionName === callersOf) {
+      const chain: string[] = [];
+      for (let p = parent.get(id); p !== undefined && chain.length < 3; p = parent.get(p)) {
+        chain.push(byId.get(p)?.callFrame.functionName || "(anonymous)");
+      }
+      const key = chain.join(" < ");
+      callers.set(key, (callers.get(key) ?? 0) + us);
+    }
   }
   const sorted = (m: Map<string, number>) => [...m].sort((a, b) => b[1] - a[1]);
-  return { total, functions: sorted(functions), files: sorted(files) };
+  return { total, functions: sorted(functions), files: sorted(files), callers: sorted(callers) };
 }
 
 function main(): void {
@@ -80,9 +95,11 @@ function main(): void {
   const window = existsSync(windowFile)
     ? (JSON.parse(readFileSync(windowFile, "utf8")) as { fromUs: number; toUs: number })
     : undefined;
-  const { total, functions, files } = selfTimes(
+  const callersOf = flagValue("callers");
+  const { total, functions, files, callers } = selfTimes(
     JSON.parse(readFileSync(file, "utf8")) as CpuProfile,
     window,
+    callersOf,
   );
   const pct = (us: number) => `${((us / total) * 100).toFixed(1).padStart(5)}%`;
   const scope = window === undefined ? "whole process" : "measurement window only";
@@ -92,6 +109,9 @@ function main(): void {
   for (const [name, us] of functions.slice(0, top)) process.stdout.write(`${pct(us)}  ${name}\n`);
   process.stdout.write("\nself time by file:\n");
   for (const [name, us] of files.slice(0, top)) process.stdout.write(`${pct(us)}  ${name}\n`);
+  if (callersOf === undefined) return;
+  process.stdout.write(`\nself time of ${callersOf} by caller chain:\n`);
+  for (const [name, us] of callers.slice(0, top)) process.stdout.write(`${pct(us)}  ${name}\n`);
 }
 
 main();

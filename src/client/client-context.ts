@@ -14,6 +14,7 @@ import { ZlibCodecFactory } from "../deflate/zlib-codec.js";
 import type { MaskSource } from "../protocol/mask.js";
 import { Heartbeat } from "../runtime/heartbeat.js";
 import { CryptoMaskSource } from "../runtime/mask-source.js";
+import { TickFlusher } from "../runtime/tick-flusher.js";
 import { ReadBuffer } from "../transport/read-buffer.js";
 
 /** The default pool's smallest buffer: 256 bytes. */
@@ -63,6 +64,8 @@ export class ClientContext {
   readonly maskSource: MaskSource;
   /** The read buffer the context's plain TCP sockets share; undefined when off. */
   readonly readBuffer: ReadBuffer | undefined;
+  /** @internal The end-of-tick flush of the context's connections: one tick callback for all. */
+  readonly flusher = new TickFlusher();
   /** Codec factories by zlib level and memLevel: the only settings a factory fixes. */
   private readonly factories = new Map<string, ZlibCodecFactory>();
   /** Heartbeats by idle timeout: one timer for every connection with that timeout. */

@@ -58,6 +58,7 @@ export function openClientConnection<S>(
     maxStreamSize: options.maxStreamSize,
     heartbeat:
       options.idleTimeout === undefined ? undefined : context.heartbeat(options.idleTimeout),
+    flusher: context.flusher,
   });
   const conn = new Connection<S>(stream, config, {
     codec,

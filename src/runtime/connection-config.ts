@@ -23,6 +23,7 @@ import type {
 import type { Heartbeat } from "./heartbeat.js";
 import type { MessageCodec } from "./message-codec.js";
 import type { ConnectionStats } from "./stats.js";
+import { TickFlusher } from "./tick-flusher.js";
 
 /** The default close timeout: 5 s. */
 export const DEFAULT_CLOSE_TIMEOUT = 5000;
@@ -93,6 +94,8 @@ export interface ConnectionOptions extends ReceiveOptions {
   readonly heartbeat?: Heartbeat;
   /** The pub/sub registry of the server. */
   readonly topics?: TopicHost;
+  /** The end-of-tick flush shared by the connections. Default: one of this config's own. */
+  readonly flusher?: TickFlusher;
 }
 
 /** What differs from one connection to the next of the same {@link ConnectionConfig}. */
@@ -138,6 +141,8 @@ export class ConnectionConfig<S = Record<string, unknown>> {
   readonly heartbeat: Heartbeat | undefined;
   /** See {@link ConnectionOptions.topics}. */
   readonly topics: TopicHost | undefined;
+  /** See {@link ConnectionOptions.flusher}. */
+  readonly flusher: TickFlusher;
   /** See {@link ReceiveOptions.concurrency}. */
   readonly concurrency: number;
   /** See {@link ReceiveOptions.maxBacklogBytes}. */
@@ -164,6 +169,7 @@ export class ConnectionConfig<S = Record<string, unknown>> {
     this.stats = options.stats;
     this.heartbeat = options.heartbeat;
     this.topics = options.topics;
+    this.flusher = options.flusher ?? new TickFlusher();
     this.concurrency = integerOption("concurrency", options.concurrency, 1, 1);
     this.maxBacklogBytes = integerOption(
       "maxBacklogBytes",

@@ -216,10 +216,6 @@ const NO_BACKLOG: (Message | MessageStream)[] = Object.freeze([]) as unknown as 
 const NO_SLOTS: HandlerSlot[] = Object.freeze([]) as unknown as HandlerSlot[];
 const NO_HELD: HeldSend[] = Object.freeze([]) as unknown as HeldSend[];
 
-function uncorkStream(conn: Connection<never>): void {
-  conn.flush();
-}
-
 function destroyStream(stream: ByteStream): void {
   stream.destroy();
 }
@@ -1131,6 +1127,7 @@ export class Connection<S = Record<string, unknown>>
     if (this.config.heartbeat !== undefined) this.seenEpoch = this.config.heartbeat.epoch;
     if (this.config.stats !== undefined) this.config.stats.wireBytesIn += chunk.length;
     this.parsing = true;
+    this.queue?.expect(chunk.length);
     try {
       this.core.receive(chunk, transient);
     } finally {
@@ -1284,7 +1281,7 @@ export class Connection<S = Record<string, unknown>>
   private cork(): void {
     if (this.corked) return;
     this.corked = true;
-    if (!this.parsing) process.nextTick(uncorkStream, this);
+    if (!this.parsing) this.config.flusher.add(this);
   }
 
   /** Applies the backpressure policy before queueing `payload`; false when it must not be sent. */

@@ -90,6 +90,8 @@ export class WriteQueue {
   private tickBytes = 0;
   /** The tick's bytes, for the flush that is writing them. */
   private tickBytesAtFlush = 0;
+  /** See {@link expect}. */
+  private expected = 0;
 
   /**
    * @param target - the stream
@@ -166,6 +168,16 @@ export class WriteQueue {
   }
 
   /**
+   * About `bytes` may be sent this tick: the size of the input being parsed, since an echo or a
+   * relay answers with as much. The first batch of the tick is sized for it (up to
+   * {@link BATCH_CAPACITY}) instead of doubling from the size of two frames. Reset by
+   * {@link flushBatch}.
+   */
+  expect(bytes: number): void {
+    this.expected = bytes;
+  }
+
+  /**
    * The batch of this tick, with at least `size` bytes free at its end, for a frame built in
    * place (the caller appends it and moves `end`). A held frame moves into the batch first, so
    * the order stays that of the calls.
@@ -175,8 +187,12 @@ export class WriteQueue {
     if (batch === undefined) {
       // Just what is needed (the pool rounds up to a power of two), doubling as the tick goes
       // on: with thousands of connections each holding a batch in flight, the size is memory.
+      // An echo of the chunk being parsed needs about its size (see expect()): one batch then
+      // takes the whole answer, and the tick is one plain write rather than a writev.
       const held = this.held;
-      batch = this.pool.get(size + (held?.len ?? 0));
+      batch = this.pool.get(
+        Math.max(size + (held?.len ?? 0), Math.min(this.expected, BATCH_CAPACITY)),
+      );
       this.batch = batch;
       if (held !== undefined) {
         this.held = undefined;
@@ -196,6 +212,7 @@ export class WriteQueue {
    * a single frame, one corked burst (a `writev`) for several.
    */
   flushBatch(): void {
+    this.expected = 0;
     this.closeBatch();
     const tick = this.tick;
     const n = tick.length;
@@ -203,9 +220,7 @@ export class WriteQueue {
     this.tickBytesAtFlush = this.tickBytes;
     this.tickBytes = 0;
     if (n === 1) {
-      const frame = tick[0] as OutgoingFrame;
-      tick.length = 0;
-      this.enqueue(frame, false);
+      this.enqueue(tick.pop() as OutgoingFrame, false);
       return;
     }
     // Quiet writes are checked once, after the burst: inside the cork nothing is out yet.
@@ -386,6 +401,7 @@ export class WriteQueue {
   }
 
   private write(frame: OutgoingFrame, inBurst: boolean): void {
+    if (!inBurst && this.writeAlone(frame)) return;
     if (this.inflight === NO_FRAMES) this.inflight = [];
     this.inflight.push(frame);
     this.inflightBytes += frame.len;
@@ -401,6 +417,30 @@ export class WriteQueue {
     }
     this.addPoint();
     this.target.write(bytesOf(frame), this.callback);
+  }
+
+  /**
+   * A quiet write with nothing else in flight, the usual case of a broadcast recipient or an
+   * echo: when the kernel took it whole, the frame is released at once without passing through
+   * the in-flight list. Returns false (nothing written) when that does not apply.
+   */
+  private writeAlone(frame: OutgoingFrame): boolean {
+    if (this.inflightHead !== this.inflight.length || !this.mayWriteQuietly(frame.len)) {
+      return false;
+    }
+    this.target.write(bytesOf(frame));
+    if (this.target.writableLength === 0) {
+      this.released++;
+      this.release(frame);
+      return true;
+    }
+    // Still on its way: tracked like any write, and a marker reports when it is out.
+    if (this.inflight === NO_FRAMES) this.inflight = [];
+    this.inflight.push(frame);
+    this.inflightBytes += frame.len;
+    this.addPoint();
+    this.target.write(MARKER, this.callback);
+    return true;
   }
 
   private release(frame: OutgoingFrame): void {

@@ -43,6 +43,7 @@ import { DeflateMessageCodec } from "../runtime/message-codec.js";
 import { loadNativeXor } from "../runtime/native-mask.js";
 import type { SharedFrame } from "../runtime/shared-frame.js";
 import { ConnectionStats, type ConnectionStatsSnapshot } from "../runtime/stats.js";
+import { TickFlusher } from "../runtime/tick-flusher.js";
 import { TopicRegistry } from "../runtime/topics.js";
 import { ReadBuffer } from "../transport/read-buffer.js";
 import { attachStream } from "../transport/stream-transport.js";
@@ -201,6 +202,8 @@ export class Upgrader<S = Record<string, unknown>> {
   private readonly codecs: ZlibCodecFactory | undefined;
   private readonly heartbeat: Heartbeat | undefined;
   private readonly counters = new ConnectionStats();
+  /** One end-of-tick flush for every connection of this server (see {@link TickFlusher}). */
+  private readonly flusher = new TickFlusher();
   private readonly refusals = new Map<number, number>();
   private pendingUpgrades = 0;
   private shuttingDown = false;
@@ -277,6 +280,7 @@ export class Upgrader<S = Record<string, unknown>> {
       stats: this.counters,
       heartbeat: this.heartbeat,
       topics: this.topics,
+      flusher: this.flusher,
     });
   }
 

@@ -62,6 +62,23 @@ describe("Connection output batching", () => {
     assert.equal(stream.corks, 0, "no cork for one buffer");
   });
 
+  it("the echo of a chunk of 1 KiB messages is one buffer: the batch is sized for the chunk", () => {
+    const { pool, stream, conn } = echoConnection();
+    conn.send("warm"); // the write queue exists from here on
+    conn.flush();
+    const texts = Array.from({ length: 8 }, (_, i) => String(i).repeat(1024));
+    conn.handleData(Buffer.concat(texts.map((t) => masked(pool, t))));
+    assert.equal(stream.writes.length, 2);
+    assert.equal(stream.corks, 0, "one buffer, one plain write (no writev of growing batches)");
+    const echo = stream.writes[1] as Buffer;
+    assert.equal(echo.length, 8 * (4 + 1024));
+    for (let i = 0; i < 8; i++) {
+      const at = i * 1028;
+      assert.deepEqual(echo.subarray(at, at + 4), Buffer.from([0x81, 126, 4, 0]));
+      assert.equal(echo.toString("latin1", at + 4, at + 1028), texts[i]);
+    }
+  });
+
   it("sends outside a chunk go out together at the next tick", async () => {
     const { stream, conn } = echoConnection();
     conn.send("x");
