@@ -8,6 +8,7 @@ import {
 } from "./close-codes.js";
 import {
   appendFrame,
+  appendFrameRange,
   encodeCloseFrame,
   encodeControlFrame,
   encodeFrame,
@@ -538,6 +539,32 @@ export class ProtocolConnection implements FrameSink {
     }
     this.sendingFragmented = !fin;
     this.sink.onOutput(frame);
+  }
+
+  /**
+   * Sends the unread bytes of `buf` as one frame, for a forwarded message: a small one is built
+   * straight into the sink's batch from `buf`'s memory (no view of it, no frame buffer of its
+   * own), a larger one as {@link send} does. The caller keeps `buf` and may reuse it at once.
+   *
+   * @throws {@link UsageError} as {@link send}
+   */
+  sendCopyOf(opcode: number, buf: ByteBuffer, fin = true): void {
+    this.checkCanSend();
+    const n = buf.len;
+    const room = this.sink.frameRoom;
+    if (n <= APPEND_MAX && room !== undefined) {
+      const first = !this.sendingFragmented;
+      const size = frameSize(n, this.config.mask !== null);
+      const out = room.call(this.sink, size);
+      if (out !== undefined) {
+        const op = first ? opcode : Opcode.Continuation;
+        appendFrameRange(out, op, buf.storage, buf.off, n, fin, false, this.config.mask);
+        this.sink.onOutputAppended?.(size);
+        this.sendingFragmented = !fin;
+        return;
+      }
+    }
+    this.send(opcode, buf.bytes(), fin, false);
   }
 
   /**

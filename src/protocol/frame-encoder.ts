@@ -32,7 +32,7 @@ import {
   isValidCloseCode,
   writeClosePayload,
 } from "./close-codes.js";
-import { copyXor, type MaskSource, readMaskKey, xorRange } from "./mask.js";
+import { copyXor, copyXorRange, type MaskSource, readMaskKey, xorRange } from "./mask.js";
 
 /** The largest header: 2 bytes, a 64-bit extended length and a 4-byte masking key. */
 export const MAX_HEADER_SIZE = 14;
@@ -329,6 +329,38 @@ export function appendFrame(
     copyXor(t, at, payload, key, 0);
   } else {
     copyPayload(t, at, payload);
+  }
+  buf.end = at + n;
+}
+
+/**
+ * {@link appendFrame} with the payload `src[start, start + n)` of a buffer (a received message
+ * being forwarded), copied without making a view of it.
+ *
+ * @throws {@link UsageError} as {@link writeHeader}
+ */
+export function appendFrameRange(
+  buf: ByteBuffer,
+  opcode: number,
+  src: Buffer,
+  start: number,
+  n: number,
+  fin: boolean,
+  rsv1: boolean,
+  mask: MaskSource | null,
+): void {
+  checkFrame(opcode, fin, n);
+  const t = buf.storage;
+  let at = putHeader(t, buf.end, opcode, fin, rsv1, n, mask !== null);
+  if (mask !== null) {
+    mask.nextMask(t, at);
+    const key = readMaskKey(t, at);
+    at += 4;
+    copyXorRange(src, start, start + n, t, at, key, 0);
+  } else if (n < SMALL_COPY) {
+    for (let i = 0; i < n; i++) t[at + i] = src[start + i] as number;
+  } else {
+    src.copy(t, at, start, start + n);
   }
   buf.end = at + n;
 }

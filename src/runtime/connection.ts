@@ -482,6 +482,30 @@ export class Connection<S = Record<string, unknown>>
       this.activeStream === undefined &&
       (codec === undefined ||
         (!codec.busy && !codec.shouldCompress(buf.bytes(), options?.compress, true)));
+    if (
+      !inPlace &&
+      codec === undefined &&
+      this.activeStream === undefined &&
+      options?.fragmentSize === undefined
+    ) {
+      // The common relay of a small message: copied straight from its buffer into this tick's
+      // batch (no view of it, none of send()'s dispatch), then the buffer goes back at once.
+      const size = buf.len;
+      if (!this.admitSize(size)) {
+        this.config.pool.put(buf);
+        return false;
+      }
+      try {
+        this.core.sendCopyOf(opcode, buf, fin);
+      } finally {
+        this.config.pool.put(buf);
+      }
+      if (fin && this.config.stats !== undefined) {
+        this.config.stats.messagesOut++;
+        this.config.stats.bytesOut += size;
+      }
+      return this.underHighWaterMark();
+    }
     if (!inPlace) {
       // Copied (or compressed) like any send, then the buffer goes back at once.
       const sent = this.sendPayload(opcode, buf.bytes(), fin, options);

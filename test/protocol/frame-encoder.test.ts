@@ -6,6 +6,7 @@ import type { ByteBuffer } from "../../src/buffer/byte-buffer.js";
 import { SimplePool } from "../../src/buffer/simple-pool.js";
 import {
   appendFrame,
+  appendFrameRange,
   encodeCloseFrame,
   encodeControlFrame,
   encodeFrame,
@@ -427,6 +428,44 @@ describe("appendFrame", () => {
         },
       ),
       { numRuns: 400 },
+    );
+  });
+
+  it("appendFrameRange builds the same frame from a range of a larger buffer", () => {
+    const pool = new BufferPool(64, 1 << 16);
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ maxLength: 400 }),
+        fc.nat(40),
+        fc.nat(40),
+        fc.constantFrom(1, 2),
+        fc.boolean(),
+        fc.boolean(),
+        (payload, lead, tail, opcode, fin, masked) => {
+          const key = [0x01, 0x80, 0xfe, 0x7f];
+          const src = Buffer.concat([Buffer.alloc(lead, 0xaa), payload, Buffer.alloc(tail, 0xbb)]);
+          const copy = Buffer.from(src);
+          const n = payload.length;
+          const want = pool.get(frameSize(n, masked));
+          appendFrame(
+            want,
+            opcode,
+            payload,
+            n,
+            fin,
+            false,
+            masked ? new FixedMaskSource(key) : null,
+          );
+          const got = pool.get(frameSize(n, masked));
+          const mask = masked ? new FixedMaskSource(key) : null;
+          appendFrameRange(got, opcode, src, lead, n, fin, false, mask);
+          assert.deepEqual(got.bytes(), want.bytes());
+          assert.deepEqual(src, copy, "the source is not modified");
+          pool.put(want);
+          pool.put(got);
+        },
+      ),
+      { numRuns: 300 },
     );
   });
 
