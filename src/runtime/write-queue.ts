@@ -29,6 +29,12 @@ const QUIET_MAX = 16 * 1024;
 /** The zero-length write that reports, through its callback, when the writes before it are out. */
 const MARKER = Buffer.alloc(0);
 
+/**
+ * A corked burst hands the stream frames while it has written fewer bytes than this (the echo of
+ * one 64 KiB read goes whole); the rest waits in the pending line.
+ */
+const BURST_MAX = 64 * 1024;
+
 /** Frames up to this size are coalesced with the other small frames of the same tick. */
 export const BATCH_FRAME_MAX = 4096;
 /** The capacity of one coalescing buffer (a pool shard size). */
@@ -92,6 +98,8 @@ export class WriteQueue {
   private tickBytesAtFlush = 0;
   /** See {@link expect}. */
   private expected = 0;
+  /** Inside a corked burst whose frames each take the callback (see {@link write}). */
+  private corked = false;
 
   /**
    * @param target - the stream
@@ -224,12 +232,49 @@ export class WriteQueue {
       return;
     }
     // Quiet writes are checked once, after the burst: inside the cork nothing is out yet.
+    // Whether the tick may go is decided before the cork, and then by the burst's own size:
+    // inside the cork, the corked bytes count in writableLength and would hold the rest of an
+    // ordinary tick (an echo of one read) back until the next drain, a system call of its own.
+    if (this.mustWait()) {
+      for (let i = 0; i < n; i++) this.wait(tick[i] as OutgoingFrame);
+      tick.length = 0;
+      return;
+    }
     const quiet = this.mayWriteQuietly(this.tickBytesAtFlush);
+    const marked = !quiet && this.quiet?.quietWrites === true;
+    const before = this.handed;
     this.target.cork();
-    for (let i = 0; i < n; i++) this.enqueue(tick[i] as OutgoingFrame, false, quiet);
+    this.corked = true;
+    try {
+      let sent = 0;
+      for (let i = 0; i < n; i++) {
+        const frame = tick[i] as OutgoingFrame;
+        // Past BURST_MAX the rest waits in line, where pings and pongs can still overtake it.
+        if (sent >= BURST_MAX || this.pendingHead < this.pending.length) {
+          this.wait(frame);
+          continue;
+        }
+        this.write(frame, quiet || marked);
+        sent += frame.len;
+      }
+      if (marked) this.markBurst(before);
+    } finally {
+      this.corked = false;
+    }
     tick.length = 0;
     this.target.uncork();
     if (quiet) this.settleQuiet();
+  }
+
+  /**
+   * Ends a corked burst whose frames went without a callback on a TCP socket: one zero-length
+   * marker write inside the cork (a piece of the same `writev`, no system call of its own)
+   * reports when all of them are out, instead of a callback per frame.
+   */
+  private markBurst(before: number): void {
+    if (this.handed === before) return;
+    this.addPoint();
+    this.target.write(MARKER, this.callback);
   }
 
   /** Moves the held frame or the batch to the end of this tick's list. */
@@ -271,14 +316,20 @@ export class WriteQueue {
     this.pool.put(frame);
   }
 
-  private enqueue(frame: OutgoingFrame, control: boolean, inBurst = false): void {
-    if (!control && (this.pendingHead < this.pending.length || this.target.writableNeedDrain)) {
-      if (this.pending === NO_FRAMES) this.pending = [];
-      this.pending.push(frame);
-      this.pendingBytes += frame.len;
-      return;
-    }
-    this.write(frame, inBurst);
+  private enqueue(frame: OutgoingFrame, control: boolean): void {
+    if (!control && this.mustWait()) this.wait(frame);
+    else this.write(frame, false);
+  }
+
+  /** Data must wait in the pending line: others wait already, or the stream is full. */
+  private mustWait(): boolean {
+    return this.pendingHead < this.pending.length || this.full();
+  }
+
+  private wait(frame: OutgoingFrame): void {
+    if (this.pending === NO_FRAMES) this.pending = [];
+    this.pending.push(frame);
+    this.pendingBytes += frame.len;
   }
 
   /**
@@ -288,12 +339,20 @@ export class WriteQueue {
   drain(): void {
     const several = this.pending.length - this.pendingHead > 1;
     if (several) this.target.cork();
-    while (this.pendingHead < this.pending.length && !this.target.writableNeedDrain) {
-      const frame = this.pending[this.pendingHead] as OutgoingFrame;
-      this.pending[this.pendingHead] = undefined as unknown as OutgoingFrame;
-      this.pendingHead++;
-      this.pendingBytes -= frame.len;
-      this.write(frame, false);
+    this.corked = several;
+    const marked = several && this.quiet?.quietWrites === true;
+    const before = this.handed;
+    try {
+      while (this.pendingHead < this.pending.length && !this.full()) {
+        const frame = this.pending[this.pendingHead] as OutgoingFrame;
+        this.pending[this.pendingHead] = undefined as unknown as OutgoingFrame;
+        this.pendingHead++;
+        this.pendingBytes -= frame.len;
+        this.write(frame, marked);
+      }
+      if (marked) this.markBurst(before);
+    } finally {
+      this.corked = false;
     }
     if (several) this.target.uncork();
     if (this.pendingHead === this.pending.length && this.pendingHead !== 0) {
@@ -369,6 +428,17 @@ export class WriteQueue {
     );
   }
 
+  /**
+   * The stream holds at least its high-water mark of bytes it has not written out. Node's
+   * `writableNeedDrain` alone is not that: it turns true with any write as large as the mark and
+   * stays true until the `drain` event of a later tick, even when the kernel took every byte at
+   * once (`writableLength` back to 0). Holding frames back then would cost a system call per
+   * frame on that `drain` instead of one for the tick.
+   */
+  private full(): boolean {
+    return this.target.writableNeedDrain && (this.target.writableLength ?? 1) !== 0;
+  }
+
   private addPoint(): void {
     if (this.points === NO_POINTS) this.points = [];
     this.points.push(this.handed);
@@ -401,7 +471,7 @@ export class WriteQueue {
   }
 
   private write(frame: OutgoingFrame, inBurst: boolean): void {
-    if (!inBurst && this.writeAlone(frame)) return;
+    if (!inBurst && !this.corked && this.writeAlone(frame)) return;
     if (this.inflight === NO_FRAMES) this.inflight = [];
     this.inflight.push(frame);
     this.inflightBytes += frame.len;
@@ -410,7 +480,9 @@ export class WriteQueue {
       this.target.write(bytesOf(frame));
       return;
     }
-    if (this.mayWriteQuietly(frame.len)) {
+    // Inside a corked burst that is not quiet as a whole, every frame takes the callback: a
+    // quiet first frame would find the cork's bytes in writableLength and need a marker.
+    if (!this.corked && this.mayWriteQuietly(frame.len)) {
       this.target.write(bytesOf(frame));
       this.settleQuiet();
       return;

@@ -30,6 +30,8 @@ class FakeStream implements WritableTarget {
   /** Bytes given and not out yet: a write is out at once unless `stalled` (like a full kernel buffer). */
   writableLength = 0;
   stalled = false;
+  /** The high-water mark, for tests that model it (see write). */
+  needDrainOver = Number.POSITIVE_INFINITY;
   /** Writes made without a callback, and zero-length (marker) writes. */
   quietWrites = 0;
   markers = 0;
@@ -39,6 +41,8 @@ class FakeStream implements WritableTarget {
     if (this.corked > 0 && data.length > 0) this.burst.push(Buffer.from(data).toString());
     if (cb === undefined) this.quietWrites++;
     if (this.stalled || this.corked > 0) this.writableLength += data.length;
+    // Like Node: once the bytes held reach the high-water mark, writableNeedDrain turns true.
+    if (this.writableLength >= this.needDrainOver) this.writableNeedDrain = true;
     this.pendingCallbacks.push(cb);
     if (cb !== undefined) this.callbacks.push(cb);
     return !this.writableNeedDrain;
@@ -301,6 +305,7 @@ describe("WriteQueue", () => {
   it("holds data while the stream needs a drain, lets pings and pongs through", () => {
     const { pool, stream, queue } = setup();
     stream.writableNeedDrain = true;
+    stream.writableLength = 20_000; // bytes the stream could not write out yet
     queue.push(frame(pool, "data1"), false);
     queue.push(frame(pool, "pong"), true);
     queue.push(frame(pool, "data2"), false);
@@ -309,18 +314,49 @@ describe("WriteQueue", () => {
     assert.equal(queue.waiting, 2);
     assert.equal(queue.pendingBytes, 10);
     stream.writableNeedDrain = false;
+    stream.writableLength = 0;
     queue.drain();
     assert.deepEqual(stream.written, ["pong", "data1", "data2"]);
     assert.deepEqual(stream.bursts, ["data1|data2"], "the waiting frames go as one corked burst");
     assert.equal(queue.waiting, 0);
   });
 
+  it("does not hold data for a stale writableNeedDrain: the stream wrote everything out", () => {
+    const { pool, stream, queue } = setup();
+    // Node leaves writableNeedDrain true until the drain event of a later tick after any large
+    // write, even when the kernel took it whole.
+    stream.writableNeedDrain = true;
+    queue.push(frame(pool, "now"), false);
+    queue.flushBatch();
+    assert.deepEqual(stream.written, ["now"]);
+    assert.equal(queue.waiting, 0);
+  });
+
+  it("writes a whole tick in one burst even when the burst itself passes the high-water mark", () => {
+    const { pool, stream, queue } = setup();
+    const big = "x".repeat(BATCH_FRAME_MAX + 1);
+    queue.push(frame(pool, big), false);
+    queue.push(frame(pool, big), false);
+    queue.push(frame(pool, "tail"), false);
+    // The first write inside the cork counts in writableLength and trips writableNeedDrain.
+    stream.needDrainOver = BATCH_FRAME_MAX;
+    queue.flushBatch();
+    assert.deepEqual(
+      stream.bursts,
+      [`${big}|${big}|tail`],
+      "one corked burst, nothing left behind",
+    );
+    assert.equal(queue.waiting, 0);
+  });
+
   it("keeps data order: a data frame never overtakes one already waiting", () => {
     const { pool, stream, queue } = setup();
     stream.writableNeedDrain = true;
+    stream.writableLength = 20_000;
     queue.push(frame(pool, "first"), false);
     queue.flushBatch();
     stream.writableNeedDrain = false;
+    stream.writableLength = 0;
     queue.push(frame(pool, "second"), false); // must wait behind "first"
     queue.flushBatch();
     assert.deepEqual(stream.written, []);
