@@ -7,7 +7,6 @@ import { encodeFrame } from "../../src/protocol/frame-encoder.js";
 import { FixedMaskSource } from "../../src/protocol/mask.js";
 import { ProtocolConfig } from "../../src/protocol/protocol-config.js";
 import {
-  type ByteStream,
   Connection,
   ConnectionConfig,
   DEFAULT_CLOSE_TIMEOUT,
@@ -17,23 +16,7 @@ import {
   DEFAULT_MAX_BUFFERED_AMOUNT,
 } from "../../src/runtime/connection.js";
 import { createServer } from "../../src/server/server.js";
-
-class NullStream implements ByteStream {
-  readonly writes: Buffer[] = [];
-  writableLength = 0;
-  writableNeedDrain = false;
-  write(data: Uint8Array, callback: (error?: Error | null) => void): boolean {
-    this.writes.push(Buffer.from(data));
-    callback();
-    return true;
-  }
-  cork(): void {}
-  uncork(): void {}
-  end(): void {}
-  destroy(): void {}
-  pause(): void {}
-  resume(): void {}
-}
+import { RecordingStream } from "./recording-stream.js";
 
 /** The private fields this file checks, read through a cast (they have no public view). */
 interface Internals {
@@ -126,7 +109,7 @@ describe("ProtocolConfig", () => {
 describe("what an idle connection holds", () => {
   it("no write queue, no UTF-8 validator and no input queue until it needs them", () => {
     const pool = new BufferPool(64, 4096);
-    const stream = new NullStream();
+    const stream = new RecordingStream();
     const config = new ConnectionConfig(
       {
         onMessage(c, m) {

@@ -3,28 +3,8 @@ import { describe, it } from "node:test";
 import { BufferPool } from "../../src/buffer/buffer-pool.js";
 import { encodeFrame } from "../../src/protocol/frame-encoder.js";
 import { FixedMaskSource } from "../../src/protocol/mask.js";
-import { type ByteStream, Connection, ConnectionConfig } from "../../src/runtime/connection.js";
-
-/** Records each write; completes it at once. */
-class RecordingStream implements ByteStream {
-  readonly writes: Buffer[] = [];
-  corks = 0;
-  writableLength = 0;
-  writableNeedDrain = false;
-  write(data: Uint8Array, callback: (error?: Error | null) => void): boolean {
-    this.writes.push(Buffer.from(data));
-    callback();
-    return true;
-  }
-  cork(): void {
-    this.corks++;
-  }
-  uncork(): void {}
-  end(): void {}
-  destroy(): void {}
-  pause(): void {}
-  resume(): void {}
-}
+import { Connection, ConnectionConfig } from "../../src/runtime/connection.js";
+import { RecordingStream } from "./recording-stream.js";
 
 function masked(pool: BufferPool, text: string): Buffer {
   const f = encodeFrame(pool, 1, Buffer.from(text), { mask: new FixedMaskSource([1, 2, 3, 4]) });
