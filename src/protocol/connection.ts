@@ -18,6 +18,7 @@ import {
   MAX_HEADER_SIZE,
   writeHeaderBefore,
 } from "./frame-encoder.js";
+import { defineFlags, type HasBits } from "./bit-flags.js";
 import { FrameParser, type FrameSink } from "./frame-parser.js";
 import { applyMask, copyXorRange, type XorRange } from "./mask.js";
 import { Opcode } from "./opcodes.js";
@@ -163,35 +164,37 @@ export class ProtocolConnection implements FrameSink {
   private message: ByteBuffer | undefined;
   private messageOpcode = 0;
   private messageLength = 0;
-  private compressed = false;
+  /** The boolean fields below, one bit each (see bit-flags.ts). */
+  private bits = 0;
+  declare private compressed: boolean;
   /** Text to validate incrementally (not compressed, validation on). */
-  private streaming = false;
+  declare private streaming: boolean;
   /** The message is one frame that arrived in one piece: validate it whole at the end. */
-  private wholeFrame = false;
+  declare private wholeFrame: boolean;
   private frameLength = 0;
-  private frameFirstPiece = false;
-  private inflating = false;
+  declare private frameFirstPiece: boolean;
+  declare private inflating: boolean;
   /** The parser was paused for an inflate that did not finish synchronously. */
-  private awaitingInflate = false;
+  declare private awaitingInflate: boolean;
   /** The message in progress goes to the sink piece by piece (not assembled). */
-  private streamingMessage = false;
+  declare private streamingMessage: boolean;
   /** The message in progress had more than one frame. */
-  private fragmented = false;
+  declare private fragmented: boolean;
   /** The sink asked to pause (onMessage or onMessageChunk returned false). */
-  private sinkPaused = false;
+  declare private sinkPaused: boolean;
 
   // Outgoing.
-  private sendingFragmented = false;
+  declare private sendingFragmented: boolean;
   /** Scratch for the key of a masked frame: a client's only (a server never masks). */
   private readonly maskKey: Buffer | null;
 
   // Close handshake.
-  private closeSent = false;
-  private closeReceived = false;
+  declare private closeSent: boolean;
+  declare private closeReceived: boolean;
   private peerCode: number = CloseCode.Abnormal;
   private peerReason = "";
   private failure: TidewsError | undefined;
-  private ended = false;
+  declare private ended: boolean;
 
   /**
    * @param sink - receives messages, frames to write and the end of the stream
@@ -888,3 +891,19 @@ export class ProtocolConnection implements FrameSink {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+defineFlags(ProtocolConnection.prototype as unknown as HasBits, [
+  "compressed",
+  "streaming",
+  "wholeFrame",
+  "frameFirstPiece",
+  "inflating",
+  "awaitingInflate",
+  "streamingMessage",
+  "fragmented",
+  "sinkPaused",
+  "sendingFragmented",
+  "closeSent",
+  "closeReceived",
+  "ended",
+]);

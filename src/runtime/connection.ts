@@ -10,6 +10,7 @@ import {
   ReadyState,
   type ReadyStateValue,
 } from "../protocol/connection.js";
+import { defineFlags, type HasBits } from "../protocol/bit-flags.js";
 import { MAX_HEADER_SIZE } from "../protocol/frame-encoder.js";
 import { Opcode } from "../protocol/opcodes.js";
 import {
@@ -293,26 +294,28 @@ export class Connection<S = Record<string, unknown>>
    */
   private queue: WriteQueue | undefined = undefined;
 
+  /** The boolean fields below, one bit each (see bit-flags.ts). */
+  private bits = 0;
   /** Frames were queued this tick: {@link flush} is due (at the end of handleData or next tick). */
-  private corked = false;
+  declare private corked: boolean;
   /** True while the core parses a chunk: frames queued meanwhile go out when it returns. */
-  private parsing = false;
-  private needDrain = false;
+  declare private parsing: boolean;
+  declare private needDrain: boolean;
   /** The stream is a TCP socket: writes may go without a callback (see {@link quietWrites}). */
-  private quietCapable = false;
+  declare private quietCapable: boolean;
   private closeTimer: ReturnType<typeof setTimeout> | undefined;
-  private closed = false;
-  private opened = false;
-  private streamEnded = false;
+  declare private closed: boolean;
+  declare private opened: boolean;
+  declare private streamEnded: boolean;
   /** The PAUSE_* reasons reading is paused for. */
   private pauseReasons = 0;
   /** stream.pause() was called and not resumed yet. */
-  private inputPaused = false;
+  declare private inputPaused: boolean;
   /**
    * The peer ended the stream while parsing was paused (a compressed message inflating, or the
    * sink's backlog or message stream full): handled once parsing goes on.
    */
-  private endPending = false;
+  declare private endPending: boolean;
   /** The latest pong, held while the stream is full (see {@link onOutput}). */
   private deferredPong: ByteBuffer | undefined;
   private seenEpoch = 0;
@@ -320,7 +323,7 @@ export class Connection<S = Record<string, unknown>>
   private pendingClose: { code: number; reason: string } | undefined;
   /** Why the library closed the connection on its own (reported in onClose when no other). */
   private closeInfoError: TidewsError | undefined;
-  private pinged = false;
+  declare private pinged: boolean;
   /** Async handler calls in flight: onMessage promises and message streams not finished. */
   private inFlight = 0;
   /** Messages and streams waiting for a handler slot, in arrival order. */
@@ -333,7 +336,7 @@ export class Connection<S = Record<string, unknown>>
   /** The message stream whose frames are arriving. */
   private receiving: MessageStream | undefined;
   /** Its consumer destroyed it: the rest of its frames are dropped. */
-  private discarding = false;
+  declare private discarding: boolean;
   /** The stream message on the wire, if any (see {@link sendStream}). */
   private activeStream: StreamSender | undefined;
   /** Sends held back while {@link activeStream} runs, in order, from {@link heldHead}. */
@@ -1561,3 +1564,17 @@ export class Connection<S = Record<string, unknown>>
     this.closeTimer.unref?.();
   }
 }
+
+defineFlags(Connection.prototype as unknown as HasBits, [
+  "corked",
+  "parsing",
+  "needDrain",
+  "quietCapable",
+  "closed",
+  "opened",
+  "streamEnded",
+  "inputPaused",
+  "endPending",
+  "pinged",
+  "discarding",
+]);

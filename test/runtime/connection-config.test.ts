@@ -134,6 +134,32 @@ describe("what an idle connection holds", () => {
     assert.deepEqual(stream.writes[1], Buffer.from([0x81, 4, ...Buffer.from("text")]));
   });
 
+  it("keeps its booleans as bits: no boolean field of its own after a whole life", () => {
+    const pool = new BufferPool(64, 4096);
+    const stream = new RecordingStream();
+    const config = new ConnectionConfig(
+      {
+        onMessage(c, m) {
+          c.send(m);
+        },
+      },
+      { role: "server", pool },
+    );
+    const conn = new Connection(stream, config);
+    conn.open();
+    conn.handleData(masked(pool, 1, "text"));
+    conn.send("x");
+    conn.flush();
+    conn.close(1000);
+    const booleans = (o: object) =>
+      Object.getOwnPropertyNames(o).filter(
+        (k) => typeof (o as Record<string, unknown>)[k] === "boolean",
+      );
+    assert.deepEqual(booleans(conn), [], "Connection");
+    assert.deepEqual(booleans(internals(conn).core), [], "ProtocolConnection");
+    assert.equal(conn.readyState, 2, "closing: the flags still work");
+  });
+
   it("a server's connections share one config, and its compressed ones one variant", async () => {
     const server = createServer({}, { perMessageDeflate: true });
     const { port } = await server.listen(0, "127.0.0.1");
