@@ -1,5 +1,6 @@
 import type { ByteBuffer } from "../buffer/byte-buffer.js";
 import { createError, TidewsError } from "../errors.js";
+import { defineFlags, type HasBits } from "./bit-flags.js";
 import {
   CloseCode,
   closePayloadLength,
@@ -18,7 +19,6 @@ import {
   MAX_HEADER_SIZE,
   writeHeaderBefore,
 } from "./frame-encoder.js";
-import { defineFlags, type HasBits } from "./bit-flags.js";
 import { FrameParser, type FrameSink } from "./frame-parser.js";
 import { applyMask, copyXorRange, type XorRange } from "./mask.js";
 import { Opcode } from "./opcodes.js";

@@ -1,6 +1,7 @@
 import { createReadStream } from "node:fs";
 import type { ByteBuffer } from "../buffer/byte-buffer.js";
 import { createError, createStreamError, isTidewsError, type TidewsError } from "../errors.js";
+import { defineFlags, type HasBits } from "../protocol/bit-flags.js";
 import { CloseCode, closePayloadLength, isValidCloseCode } from "../protocol/close-codes.js";
 import {
   type CloseInfo,
@@ -10,7 +11,6 @@ import {
   ReadyState,
   type ReadyStateValue,
 } from "../protocol/connection.js";
-import { defineFlags, type HasBits } from "../protocol/bit-flags.js";
 import { MAX_HEADER_SIZE } from "../protocol/frame-encoder.js";
 import { Opcode } from "../protocol/opcodes.js";
 import {
