@@ -106,20 +106,26 @@ describe("ProtocolConfig", () => {
   });
 });
 
+/** An open server connection whose handler forwards every message, over a RecordingStream. */
+function openEcho() {
+  const pool = new BufferPool(64, 4096);
+  const stream = new RecordingStream();
+  const config = new ConnectionConfig(
+    {
+      onMessage(c, m) {
+        c.send(m);
+      },
+    },
+    { role: "server", pool },
+  );
+  const conn = new Connection(stream, config);
+  conn.open();
+  return { pool, stream, conn };
+}
+
 describe("what an idle connection holds", () => {
   it("no write queue, no UTF-8 validator and no input queue until it needs them", () => {
-    const pool = new BufferPool(64, 4096);
-    const stream = new RecordingStream();
-    const config = new ConnectionConfig(
-      {
-        onMessage(c, m) {
-          c.send(m);
-        },
-      },
-      { role: "server", pool },
-    );
-    const conn = new Connection(stream, config);
-    conn.open();
+    const { pool, stream, conn } = openEcho();
     const inside = internals(conn);
     assert.equal(inside.queue, undefined, "no write queue before the first send");
     assert.equal(inside.core.validator, undefined, "no validator before the first text");
@@ -135,18 +141,7 @@ describe("what an idle connection holds", () => {
   });
 
   it("keeps its booleans as bits: no boolean field of its own after a whole life", () => {
-    const pool = new BufferPool(64, 4096);
-    const stream = new RecordingStream();
-    const config = new ConnectionConfig(
-      {
-        onMessage(c, m) {
-          c.send(m);
-        },
-      },
-      { role: "server", pool },
-    );
-    const conn = new Connection(stream, config);
-    conn.open();
+    const { pool, conn } = openEcho();
     conn.handleData(masked(pool, 1, "text"));
     conn.send("x");
     conn.flush();
