@@ -98,8 +98,6 @@ export class WriteQueue {
   private tickBytesAtFlush = 0;
   /** See {@link expect}. */
   private expected = 0;
-  /** Inside a corked burst whose frames each take the callback (see {@link write}). */
-  private corked = false;
 
   /**
    * @param target - the stream
@@ -244,23 +242,19 @@ export class WriteQueue {
     const marked = !quiet && this.quiet?.quietWrites === true;
     const before = this.handed;
     this.target.cork();
-    this.corked = true;
-    try {
-      let sent = 0;
-      for (let i = 0; i < n; i++) {
-        const frame = tick[i] as OutgoingFrame;
-        // Past BURST_MAX the rest waits in line, where pings and pongs can still overtake it.
-        if (sent >= BURST_MAX || this.pendingHead < this.pending.length) {
-          this.wait(frame);
-          continue;
-        }
-        this.write(frame, quiet || marked);
-        sent += frame.len;
+    let sent = 0;
+    for (let i = 0; i < n; i++) {
+      const frame = tick[i] as OutgoingFrame;
+      // Past BURST_MAX the rest waits in line, where pings and pongs can still overtake it.
+      if (sent >= BURST_MAX || this.pendingHead < this.pending.length) {
+        this.wait(frame);
+        continue;
       }
-      if (marked) this.markBurst(before);
-    } finally {
-      this.corked = false;
+      // Without quiet writes (a drain due, a stream being sent, not TCP): a callback each.
+      this.write(frame, quiet || marked);
+      sent += frame.len;
     }
+    if (marked) this.markBurst(before);
     tick.length = 0;
     this.target.uncork();
     if (quiet) this.settleQuiet();
@@ -339,21 +333,16 @@ export class WriteQueue {
   drain(): void {
     const several = this.pending.length - this.pendingHead > 1;
     if (several) this.target.cork();
-    this.corked = several;
     const marked = several && this.quiet?.quietWrites === true;
     const before = this.handed;
-    try {
-      while (this.pendingHead < this.pending.length && !this.full()) {
-        const frame = this.pending[this.pendingHead] as OutgoingFrame;
-        this.pending[this.pendingHead] = undefined as unknown as OutgoingFrame;
-        this.pendingHead++;
-        this.pendingBytes -= frame.len;
-        this.write(frame, marked);
-      }
-      if (marked) this.markBurst(before);
-    } finally {
-      this.corked = false;
+    while (this.pendingHead < this.pending.length && !this.full()) {
+      const frame = this.pending[this.pendingHead] as OutgoingFrame;
+      this.pending[this.pendingHead] = undefined as unknown as OutgoingFrame;
+      this.pendingHead++;
+      this.pendingBytes -= frame.len;
+      this.write(frame, marked);
     }
+    if (marked) this.markBurst(before);
     if (several) this.target.uncork();
     if (this.pendingHead === this.pending.length && this.pendingHead !== 0) {
       this.pending.length = 0;
@@ -470,49 +459,38 @@ export class WriteQueue {
     this.pendingBytes = 0;
   }
 
+  /**
+   * Hands `frame` to the stream. `inBurst`: inside a corked burst that flushBatch or drain
+   * settles as a whole (no callback per frame). Otherwise a small frame on an idle TCP socket
+   * goes quietly: released at once when the kernel took it and nothing is in flight before it
+   * (the usual case of an echo or a broadcast recipient), else tracked and reported by a marker.
+   */
   private write(frame: OutgoingFrame, inBurst: boolean): void {
-    if (!inBurst && !this.corked && this.writeAlone(frame)) return;
-    if (this.inflight === NO_FRAMES) this.inflight = [];
-    this.inflight.push(frame);
-    this.inflightBytes += frame.len;
-    if (inBurst) {
-      // A quiet burst: flushBatch settles it after the uncork.
+    if (!inBurst && this.mayWriteQuietly(frame.len)) {
       this.target.write(bytesOf(frame));
+      if (this.inflightHead === this.inflight.length && this.target.writableLength === 0) {
+        this.released++;
+        this.release(frame);
+        return;
+      }
+      this.track(frame);
+      this.settleQuiet();
       return;
     }
-    // Inside a corked burst that is not quiet as a whole, every frame takes the callback: a
-    // quiet first frame would find the cork's bytes in writableLength and need a marker.
-    if (!this.corked && this.mayWriteQuietly(frame.len)) {
+    this.track(frame);
+    if (inBurst) {
       this.target.write(bytesOf(frame));
-      this.settleQuiet();
       return;
     }
     this.addPoint();
     this.target.write(bytesOf(frame), this.callback);
   }
 
-  /**
-   * A quiet write with nothing else in flight, the usual case of a broadcast recipient or an
-   * echo: when the kernel took it whole, the frame is released at once without passing through
-   * the in-flight list. Returns false (nothing written) when that does not apply.
-   */
-  private writeAlone(frame: OutgoingFrame): boolean {
-    if (this.inflightHead !== this.inflight.length || !this.mayWriteQuietly(frame.len)) {
-      return false;
-    }
-    this.target.write(bytesOf(frame));
-    if (this.target.writableLength === 0) {
-      this.released++;
-      this.release(frame);
-      return true;
-    }
-    // Still on its way: tracked like any write, and a marker reports when it is out.
+  /** Puts `frame` at the end of the in-flight list. */
+  private track(frame: OutgoingFrame): void {
     if (this.inflight === NO_FRAMES) this.inflight = [];
     this.inflight.push(frame);
     this.inflightBytes += frame.len;
-    this.addPoint();
-    this.target.write(MARKER, this.callback);
-    return true;
   }
 
   private release(frame: OutgoingFrame): void {
