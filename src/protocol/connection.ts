@@ -553,19 +553,13 @@ export class ProtocolConnection implements FrameSink {
    */
   sendCopyOf(opcode: number, buf: ByteBuffer, fin = true): void {
     this.checkCanSend();
-    const n = buf.len;
-    const room = this.sink.frameRoom;
-    if (n <= APPEND_MAX && room !== undefined) {
-      const first = !this.sendingFragmented;
-      const size = frameSize(n, this.config.mask !== null);
-      const out = room.call(this.sink, size);
-      if (out !== undefined) {
-        const op = first ? opcode : Opcode.Continuation;
-        appendFrameRange(out, op, buf.storage, buf.off, n, fin, false, this.config.mask);
-        this.sink.onOutputAppended?.(size);
-        this.sendingFragmented = !fin;
-        return;
-      }
+    const op = this.sendingFragmented ? Opcode.Continuation : opcode;
+    if (
+      this.sink.frameRoom !== undefined &&
+      this.append(op, buf.storage, fin, false, buf.off, buf.end)
+    ) {
+      this.sendingFragmented = !fin;
+      return;
     }
     this.send(opcode, buf.bytes(), fin, false);
   }
@@ -607,15 +601,25 @@ export class ProtocolConnection implements FrameSink {
     this.sink.onOutput(buf);
   }
 
-  /** Builds a small frame straight into the sink's batch; false when it must take onOutput. */
-  private append(op: number, payload: Uint8Array | string, fin: boolean, rsv1: boolean): boolean {
+  /**
+   * Builds a small frame straight into the sink's batch (of a byte payload, `[start, end)`;
+   * `end` -1: to its end); false when it must take onOutput.
+   */
+  private append(
+    op: number,
+    payload: Uint8Array | string,
+    fin: boolean,
+    rsv1: boolean,
+    start = 0,
+    end = -1,
+  ): boolean {
     let n: number;
     if (typeof payload === "string") {
       // UTF-8 takes at most 3 bytes per UTF-16 unit: only measure strings that may fit.
       if (payload.length > APPEND_MAX) return false;
       n = payload.length === 0 ? 0 : Buffer.byteLength(payload, "utf8");
     } else {
-      n = payload.byteLength;
+      n = (end < 0 ? payload.byteLength : end) - start;
     }
     if (n > APPEND_MAX) return false;
     const size = frameSize(n, this.config.mask !== null);
@@ -624,7 +628,8 @@ export class ProtocolConnection implements FrameSink {
       size,
     );
     if (buf === undefined) return false;
-    appendFrame(buf, op, payload, n, fin, rsv1, this.config.mask);
+    if (typeof payload === "string") appendFrame(buf, op, payload, n, fin, rsv1, this.config.mask);
+    else appendFrameRange(buf, op, payload, start, n, fin, rsv1, this.config.mask);
     this.sink.onOutputAppended?.(size);
     return true;
   }

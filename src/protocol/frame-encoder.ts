@@ -209,13 +209,16 @@ function reserve(buf: ByteBuffer, payloadLength: number): number {
   return at + MAX_HEADER_SIZE;
 }
 
-/** Copies `src` to `dst` at `at`. */
-function copyPayload(dst: Buffer, at: number, src: Uint8Array): void {
-  const n = src.length;
+/** Copies `src[start, start + n)` to `dst` at `at`, without a view of a Buffer source. */
+function copyPayload(dst: Buffer, at: number, src: Uint8Array, start = 0, n = src.length): void {
   if (n < SMALL_COPY) {
-    for (let i = 0; i < n; i++) dst[at + i] = src[i]!;
-  } else {
+    for (let i = 0; i < n; i++) dst[at + i] = src[start + i]!;
+  } else if (start === 0 && n === src.length) {
     dst.set(src, at);
+  } else if (Buffer.isBuffer(src)) {
+    src.copy(dst, at, start, start + n);
+  } else {
+    dst.set(src.subarray(start, start + n), at);
   }
 }
 
@@ -311,6 +314,10 @@ export function appendFrame(
   rsv1: boolean,
   mask: MaskSource | null,
 ): void {
+  if (typeof payload !== "string") {
+    appendFrameRange(buf, opcode, payload, 0, byteLength, fin, rsv1, mask);
+    return;
+  }
   const n = byteLength;
   checkFrame(opcode, fin, n);
   const t = buf.storage;
@@ -322,27 +329,21 @@ export function appendFrame(
     key = readMaskKey(t, at);
     at += 4;
   }
-  if (typeof payload === "string") {
-    if (n > 0) t.write(payload, at, n, "utf8");
-    if (mask !== null) xorRange(t, at, at + n, key, 0);
-  } else if (mask !== null) {
-    copyXor(t, at, payload, key, 0);
-  } else {
-    copyPayload(t, at, payload);
-  }
+  if (n > 0) t.write(payload, at, n, "utf8");
+  if (mask !== null) xorRange(t, at, at + n, key, 0);
   buf.end = at + n;
 }
 
 /**
- * {@link appendFrame} with the payload `src[start, start + n)` of a buffer (a received message
- * being forwarded), copied without making a view of it.
+ * {@link appendFrame} with the payload `src[start, start + n)`: a received message being
+ * forwarded is copied from its buffer without a view of it.
  *
  * @throws {@link UsageError} as {@link writeHeader}
  */
 export function appendFrameRange(
   buf: ByteBuffer,
   opcode: number,
-  src: Buffer,
+  src: Uint8Array,
   start: number,
   n: number,
   fin: boolean,
@@ -353,14 +354,13 @@ export function appendFrameRange(
   const t = buf.storage;
   let at = putHeader(t, buf.end, opcode, fin, rsv1, n, mask !== null);
   if (mask !== null) {
+    // RFC 6455 section 5.3: a fresh key for every frame, carried in the header.
     mask.nextMask(t, at);
     const key = readMaskKey(t, at);
     at += 4;
     copyXorRange(src, start, start + n, t, at, key, 0);
-  } else if (n < SMALL_COPY) {
-    for (let i = 0; i < n; i++) t[at + i] = src[start + i] as number;
   } else {
-    src.copy(t, at, start, start + n);
+    copyPayload(t, at, src, start, n);
   }
   buf.end = at + n;
 }
