@@ -5,21 +5,17 @@
 // every read is copied into and that is overwritten with garbage once the read was handed over,
 // as the transport's ReadBuffer is by the next read of any connection.
 import fc from "fast-check";
+import { prng as unitPrng } from "../../src/conformance/cases/corpus.js";
 import { type FrameSpec, streamOf } from "../hardening/lib/frame-model.js";
 
 /** Node's read size, and so the largest chunk a ReadBuffer hands over. */
 export const READ_SIZE = 64 * 1024;
 
-/** A small deterministic generator (mulberry32): random-looking bytes without fast-check's cost. */
+/** The conformance corpus's deterministic generator (mulberry32), as 32-bit integers. */
 export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
+  const next = unitPrng(seed);
+  // Exact: the corpus divides the same integer by 2^32.
+  return () => next() * 4294967296;
 }
 
 /** `size` random bytes from `seed`. */

@@ -16,8 +16,8 @@ export interface Corpus {
   readonly data: () => Buffer;
 }
 
-/** A small deterministic generator (mulberry32). */
-function prng(seed: number): () => number {
+/** A small deterministic generator (mulberry32): numbers in [0, 1). */
+export function prng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
