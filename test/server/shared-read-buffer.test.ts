@@ -154,6 +154,35 @@ function assertShared(sockets: readonly net.Socket[]): void {
   for (const s of sockets) assert.equal(readBufferOf(s), first, "one buffer for every socket");
 }
 
+/**
+ * Two clients of `url` whose server sockets (`sockets`) must share one read buffer. `end()`
+ * checks that no read of theirs came as a `data` event, then closes both clients.
+ */
+async function twoClients(
+  url: string,
+  sockets: readonly net.Socket[],
+  options?: Parameters<typeof openClient>[1],
+) {
+  const a = await openClient(url, options);
+  const b = await openClient(url, options);
+  assert.equal(sockets.length, 2);
+  assertShared(sockets);
+  const data = sockets.map(dataBytes);
+  return {
+    a,
+    b,
+    end(): void {
+      assert.deepEqual(
+        data.map((n) => n()),
+        [0, 0],
+        "no data event: every read went through the buffer",
+      );
+      a.close();
+      b.close();
+    },
+  };
+}
+
 /** Bytes a connection's core holds that it has not parsed yet (a private field, read for tests). */
 function keptBytes(conn: Connection): number {
   return (conn as unknown as { core: { bufferedInput: number } }).core.bufferedInput;
@@ -212,23 +241,13 @@ async function slowAndFlood(
 describe("shared read buffer, end to end", { timeout: 60_000 }, () => {
   it("echoes 1 B .. 200 KiB messages of two connections byte for byte through one buffer", async () => {
     const { url, sockets } = await start(echo);
-    const a = await openClient(url);
-    const b = await openClient(url);
-    assert.equal(sockets.length, 2);
-    assertShared(sockets);
-    const data = sockets.map(dataBytes);
+    const { a, b, end } = await twoClients(url, sockets);
     const edges = [1, 125, 126, 65_535, 65_536, READ_BUFFER_SIZE + 1, 200 * 1024];
     await Promise.all([
       exchange(a, messages(80, 1, 200 * 1024, edges)),
       exchange(b, messages(80, 2, 200 * 1024, [200 * 1024, 3, 70_000])),
     ]);
-    assert.deepEqual(
-      data.map((n) => n()),
-      [0, 0],
-      "no data event: every read went through the buffer",
-    );
-    a.close();
-    b.close();
+    end();
   });
 
   it("streamed messages read slowly, while another connection floods: every byte", async () => {
@@ -250,10 +269,7 @@ describe("shared read buffer, end to end", { timeout: 60_000 }, () => {
       },
       { streamMessages: true },
     );
-    const a = await openClient(url);
-    const b = await openClient(url);
-    assertShared(sockets);
-    const data = sockets.map(dataBytes);
+    const { a, b, end } = await twoClients(url, sockets);
     const { slowDown, stats } = holdWhileKept(() => opened[0], sockets[1] as net.Socket);
     const big = [200 * 1024, 150 * 1024, 1, 130 * 1024, 64 * 1024 + 7];
     // Unordered: a stream frees its handler slot when it ends, so the next message's handler
@@ -263,12 +279,7 @@ describe("shared read buffer, end to end", { timeout: 60_000 }, () => {
     await slowAndFlood(a, messages(30, 3, 200 * 1024, big), b, true, 16 * 1024);
     assert.ok(stats.holds > 0, "the slow connection kept bytes of a read, paused by its stream");
     assert.ok(stats.overwrites >= 3, "the flood read into the buffer meanwhile");
-    assert.deepEqual(
-      data.map((n) => n()),
-      [0, 0],
-    );
-    a.close();
-    b.close();
+    end();
   });
 
   it("async onMessage with concurrency: a full backlog pauses reading, the flood goes on: every byte", async () => {
@@ -286,40 +297,24 @@ describe("shared read buffer, end to end", { timeout: 60_000 }, () => {
       },
       { concurrency: 2, maxBacklogMessages: 2, maxBacklogBytes: 32 * 1024 },
     );
-    const a = await openClient(url);
-    const b = await openClient(url);
-    assertShared(sockets);
-    const data = sockets.map(dataBytes);
+    const { a, b, end } = await twoClients(url, sockets);
     const { slowDown, stats } = holdWhileKept(() => opened[0], sockets[1] as net.Socket);
     await slowAndFlood(a, messages(60, 4, 200 * 1024, [200 * 1024, 1, 100 * 1024]), b, true);
     assert.ok(stats.holds > 0, "the slow connection kept bytes of a read, paused by its backlog");
     assert.ok(stats.overwrites >= 3, "the flood read into the buffer meanwhile");
-    assert.deepEqual(
-      data.map((n) => n()),
-      [0, 0],
-    );
-    a.close();
-    b.close();
+    end();
   });
 
   it("permessage-deflate: messages wait for their inflate, two connections at once: every byte", async () => {
     const { url, sockets } = await start(echo, { perMessageDeflate: true });
     const options = { perMessageDeflate: { threshold: 0 } };
-    const a = await openClient(url, options);
-    const b = await openClient(url, options);
+    const { a, b, end } = await twoClients(url, sockets, options);
     assert.match(a.extensions, /permessage-deflate/);
-    assertShared(sockets);
-    const data = sockets.map(dataBytes);
     await Promise.all([
       exchange(a, messages(60, 5, 200 * 1024, [200 * 1024, 1], true)),
       exchange(b, messages(60, 6, 200 * 1024, [130 * 1024], true)),
     ]);
-    assert.deepEqual(
-      data.map((n) => n()),
-      [0, 0],
-    );
-    a.close();
-    b.close();
+    end();
   });
 
   it("bytes read before the socket was adopted (during an async authorize) come first", async () => {
