@@ -13,6 +13,16 @@ function rangeIn(length: number, a: number, b: number): [number, number] {
   return [start, start + (length === start ? 0 : b % (length - start + 1))];
 }
 
+/** Bytes, two naturals for a range in them, a key, a phase and a small offset (0..7). */
+const masked = [
+  fc.uint8Array({ minLength: 0, maxLength: 3000 }),
+  fc.nat(),
+  fc.nat(),
+  fc.integer({ min: 0, max: 0xffffffff }),
+  fc.integer({ min: 0, max: 3 }),
+  fc.integer({ min: 0, max: 7 }),
+] as const;
+
 describe("native unmasking (bufferutil)", () => {
   it("loads bufferutil when installed (a devDependency here) and nothing for a missing package", async () => {
     assert.equal(typeof (await loadNativeXor()), "function");
@@ -23,28 +33,19 @@ describe("native unmasking (bufferutil)", () => {
     const native = await loadNativeXor();
     assert.ok(native);
     fc.assert(
-      fc.property(
-        fc.uint8Array({ minLength: 0, maxLength: 3000 }),
-        fc.nat(),
-        fc.nat(),
-        fc.integer({ min: 0, max: 0xffffffff }),
-        fc.integer({ min: 0, max: 3 }),
-        fc.integer({ min: 0, max: 7 }),
-        fc.boolean(),
-        (bytes, a, b, key, phase, shift, plain) => {
-          // A view at an odd offset into a larger allocation, as socket chunks are.
-          const backing = new Uint8Array(bytes.length + shift);
-          backing.set(bytes, shift);
-          const view = plain
-            ? backing.subarray(shift)
-            : Buffer.from(backing.buffer, shift, bytes.length);
-          const [start, end] = rangeIn(bytes.length, a, b);
-          const expected = Uint8Array.from(bytes);
-          xorRange(expected, start, end, key, phase);
-          native(view, start, end, key, phase);
-          assert.deepEqual(Uint8Array.from(view), expected);
-        },
-      ),
+      fc.property(...masked, fc.boolean(), (bytes, a, b, key, phase, shift, plain) => {
+        // A view at an odd offset into a larger allocation, as socket chunks are.
+        const backing = new Uint8Array(bytes.length + shift);
+        backing.set(bytes, shift);
+        const view = plain
+          ? backing.subarray(shift)
+          : Buffer.from(backing.buffer, shift, bytes.length);
+        const [start, end] = rangeIn(bytes.length, a, b);
+        const expected = Uint8Array.from(bytes);
+        xorRange(expected, start, end, key, phase);
+        native(view, start, end, key, phase);
+        assert.deepEqual(Uint8Array.from(view), expected);
+      }),
       { numRuns: 500 },
     );
   });
@@ -54,24 +55,16 @@ describe("native unmasking (bufferutil)", () => {
     const into = native?.into;
     assert.ok(into, "bufferutil's mask gives the copying variant");
     fc.assert(
-      fc.property(
-        fc.uint8Array({ minLength: 0, maxLength: 3000 }),
-        fc.nat(),
-        fc.nat(),
-        fc.integer({ min: 0, max: 0xffffffff }),
-        fc.integer({ min: 0, max: 3 }),
-        fc.integer({ min: 0, max: 7 }),
-        (bytes, a, b, key, phase, at) => {
-          const src = Buffer.from(bytes);
-          const [start, end] = rangeIn(bytes.length, a, b);
-          const expected = Buffer.alloc(end - start + at + 2, 0x77);
-          copyXorRange(src, start, end, expected, at, key, phase);
-          const dst = Buffer.alloc(expected.length, 0x77);
-          into(src, start, end, dst, at, key, phase);
-          assert.deepEqual(dst, expected);
-          assert.deepEqual(src, Buffer.from(bytes));
-        },
-      ),
+      fc.property(...masked, (bytes, a, b, key, phase, at) => {
+        const src = Buffer.from(bytes);
+        const [start, end] = rangeIn(bytes.length, a, b);
+        const expected = Buffer.alloc(end - start + at + 2, 0x77);
+        copyXorRange(src, start, end, expected, at, key, phase);
+        const dst = Buffer.alloc(expected.length, 0x77);
+        into(src, start, end, dst, at, key, phase);
+        assert.deepEqual(dst, expected);
+        assert.deepEqual(src, Buffer.from(bytes));
+      }),
       { numRuns: 500 },
     );
   });
