@@ -18,9 +18,9 @@ export const NATIVE_XOR_MIN = 512;
 
 /** The part of bufferutil's API used here. */
 interface BufferUtil {
-  unmask(buffer: Buffer, mask: Buffer): void;
+  unmask(buffer: Uint8Array, mask: Buffer): void;
   /** XORs `source[0, length)` with `mask` into `output` at `offset` (bufferutil 4). */
-  mask?(source: Buffer, mask: Buffer, output: Buffer, offset: number, length: number): void;
+  mask?(source: Uint8Array, mask: Buffer, output: Buffer, offset: number, length: number): void;
 }
 
 function isBufferUtil(v: unknown): v is BufferUtil {
@@ -39,10 +39,10 @@ function exportsOf(mod: unknown): unknown {
  */
 export function nativeXor(util: BufferUtil, min = NATIVE_XOR_MIN): XorRange {
   const key = Buffer.alloc(4);
-  const view = (data: Uint8Array, start: number, end: number): Buffer =>
-    Buffer.isBuffer(data)
-      ? data.subarray(start, end)
-      : Buffer.from(data.buffer, data.byteOffset + start, end - start);
+  // A plain Uint8Array: cheaper to make than a Buffer view (no Buffer constructor), and Node-API
+  // takes it wherever it takes a Buffer (napi_get_buffer_info documents both since nodejs/node#48742).
+  const view = (data: Uint8Array, start: number, end: number): Uint8Array =>
+    new Uint8Array(data.buffer, data.byteOffset + start, end - start);
   const xor = (data: Uint8Array, start: number, end: number, k: number, phase: number): void => {
     if (end - start < min) {
       xorRange(data, start, end, k, phase);
