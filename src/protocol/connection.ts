@@ -65,6 +65,23 @@ export interface ProtocolSink {
   // biome-ignore lint/suspicious/noConfusingVoidType: a sink that returns nothing goes on.
   onMessage(opcode: number, data: ByteBuffer): boolean | void;
   /**
+   * Optional: a complete message under {@link HEADROOM_MIN} bytes that arrived in one frame, all
+   * in one input chunk, handed over where it lies instead of through {@link onMessage}: its
+   * payload is `chunk[start, end)`, still masked with `key` (byte `start` takes key byte 0; `key`
+   * is 0 when it is not masked; text is unmasked and validated first). `chunk` is valid only
+   * during the call: the sink copies what it keeps, or forwards it with
+   * {@link ProtocolConnection.sendRangeOf} (one pass from input to output). Returning `false`
+   * pauses parsing as for {@link onMessage}.
+   */
+  onMessageView?(
+    opcode: number,
+    chunk: Buffer,
+    start: number,
+    end: number,
+    key: number,
+    // biome-ignore lint/suspicious/noConfusingVoidType: a sink that returns nothing goes on.
+  ): boolean | void;
+  /**
    * A streamed message begins (only with {@link ProtocolOptions.streamThreshold}): its payload
    * follows through {@link onMessageChunk}, then {@link onMessageEnd}, or {@link onMessageAbort}
    * when the connection ends first.
@@ -144,6 +161,20 @@ function roomFor(message: ByteBuffer, n: number): number {
 }
 
 /**
+ * The size below which a message that arrives whole goes to {@link ProtocolSink.onMessageView}:
+ * under {@link HEADROOM_MIN} (larger ones are forwarded in place from their own buffer), within
+ * the size limit, and under the stream threshold; 0 (never) for a sink without the method.
+ */
+function wholeMessageMax(config: ProtocolConfig, sink: ProtocolSink): number {
+  if (sink.onMessageView === undefined) return 0;
+  let max = Math.min(HEADROOM_MIN, config.maxMessageSize + 1);
+  if (config.streamThreshold >= 0 && sink.onMessageStart !== undefined) {
+    max = Math.min(max, config.streamThreshold);
+  }
+  return max;
+}
+
+/**
  * The sans-I/O WebSocket connection (RFC 6455 sections 5 to 7): bytes in through
  * {@link receive}, messages and frames out through a {@link ProtocolSink}. It owns the frame
  * parser, assembles messages into pooled buffers, validates UTF-8, answers pings and runs the
@@ -209,6 +240,7 @@ export class ProtocolConnection implements FrameSink {
       role: this.config.role,
       allowRsv1: this.config.compression,
       xor: this.config.xor,
+      wholeMax: wholeMessageMax(this.config, sink),
     });
   }
 
@@ -492,6 +524,35 @@ export class ProtocolConnection implements FrameSink {
     return this.state !== ReadyState.Closed;
   }
 
+  /**
+   * @internal A whole message, still in the input (see {@link ProtocolSink.onMessageView}).
+   * Binary stays masked: the sink unmasks it as it copies it, if it copies it at all.
+   */
+  onWholeMessage(opcode: number, chunk: Buffer, start: number, end: number, key: number): boolean {
+    let k = key;
+    if (opcode === Opcode.Text && this.config.validateUtf8) {
+      if (k !== 0) {
+        // RFC 6455 section 5.3, in place: the text is checked as it is.
+        this.config.xorInPlace(chunk, start, end, k, 0);
+        k = 0;
+      }
+      // RFC 6455 section 8.1: text must be valid UTF-8, checked before it is delivered.
+      if (!this.config.utf8Check(chunk.subarray(start, end))) {
+        this.fail(createError("ERR_WS_INVALID_UTF8"));
+        return false;
+      }
+    }
+    const sink = this.sink as Required<Pick<ProtocolSink, "onMessageView">>;
+    if (
+      sink.onMessageView(opcode, chunk, start, end, k) === false &&
+      this.state !== ReadyState.Closed
+    ) {
+      this.sinkPaused = true;
+      return false;
+    }
+    return this.state !== ReadyState.Closed;
+  }
+
   /** @internal */
   onControlFrame(opcode: number, payload: Buffer): boolean {
     if (opcode === Opcode.Ping) {
@@ -565,6 +626,32 @@ export class ProtocolConnection implements FrameSink {
   }
 
   /**
+   * Sends `src[start, end)`, masked with `key` (0: not masked), as one small frame built straight
+   * into the sink's batch and unmasked on the way: how a message handed over by
+   * {@link ProtocolSink.onMessageView} is forwarded, in one pass from the input to the output.
+   * Returns false, having sent nothing, when it does not fit the batch (or the sink has none):
+   * the caller then sends it another way.
+   *
+   * @throws {@link UsageError} as {@link send}
+   */
+  sendRangeOf(
+    opcode: number,
+    src: Buffer,
+    start: number,
+    end: number,
+    key: number,
+    fin = true,
+  ): boolean {
+    this.checkCanSend();
+    const op = this.sendingFragmented ? Opcode.Continuation : opcode;
+    if (this.sink.frameRoom === undefined || !this.append(op, src, fin, false, start, end, key)) {
+      return false;
+    }
+    this.sendingFragmented = !fin;
+    return true;
+  }
+
+  /**
    * Sends the unread bytes of `buf` as one frame built in place: the payload is masked where it
    * is (client role) and the header written into the room before it, so `buf` needs at least
    * {@link MAX_HEADER_SIZE} bytes free in front of its read offset (the deflater's output has
@@ -603,7 +690,7 @@ export class ProtocolConnection implements FrameSink {
 
   /**
    * Builds a small frame straight into the sink's batch (of a byte payload, `[start, end)`;
-   * `end` -1: to its end); false when it must take onOutput.
+   * `end` -1: to its end; masked with `key` when it is not 0); false when it must take onOutput.
    */
   private append(
     op: number,
@@ -612,6 +699,7 @@ export class ProtocolConnection implements FrameSink {
     rsv1: boolean,
     start = 0,
     end = -1,
+    key = 0,
   ): boolean {
     let n: number;
     if (typeof payload === "string") {
@@ -629,7 +717,20 @@ export class ProtocolConnection implements FrameSink {
     );
     if (buf === undefined) return false;
     if (typeof payload === "string") appendFrame(buf, op, payload, n, fin, rsv1, this.config.mask);
-    else appendFrameRange(buf, op, payload, start, n, fin, rsv1, this.config.mask);
+    else {
+      appendFrameRange(
+        buf,
+        op,
+        payload,
+        start,
+        n,
+        fin,
+        rsv1,
+        this.config.mask,
+        key,
+        this.config.xorInto,
+      );
+    }
     this.sink.onOutputAppended?.(size);
     return true;
   }

@@ -32,7 +32,14 @@ import {
   isValidCloseCode,
   writeClosePayload,
 } from "./close-codes.js";
-import { copyXor, copyXorRange, type MaskSource, readMaskKey, xorRange } from "./mask.js";
+import {
+  copyXor,
+  copyXorRange,
+  type MaskSource,
+  readMaskKey,
+  type XorInto,
+  xorRange,
+} from "./mask.js";
 
 /** The largest header: 2 bytes, a 64-bit extended length and a 4-byte masking key. */
 export const MAX_HEADER_SIZE = 14;
@@ -336,7 +343,10 @@ export function appendFrame(
 
 /**
  * {@link appendFrame} with the payload `src[start, start + n)`: a received message being
- * forwarded is copied from its buffer without a view of it.
+ * forwarded is copied from its buffer without a view of it. A payload still masked with
+ * `srcKey` (not 0; byte `start` takes key byte 0) is unmasked on the way, through `into`; with a
+ * mask of its own, the frame's key and `srcKey` are applied in the same pass (XOR is
+ * associative: octet i takes both keys' octet i mod 4).
  *
  * @throws {@link UsageError} as {@link writeHeader}
  */
@@ -349,19 +359,21 @@ export function appendFrameRange(
   fin: boolean,
   rsv1: boolean,
   mask: MaskSource | null,
+  srcKey = 0,
+  into: XorInto = copyXorRange,
 ): void {
   checkFrame(opcode, fin, n);
   const t = buf.storage;
   let at = putHeader(t, buf.end, opcode, fin, rsv1, n, mask !== null);
+  let key = srcKey;
   if (mask !== null) {
     // RFC 6455 section 5.3: a fresh key for every frame, carried in the header.
     mask.nextMask(t, at);
-    const key = readMaskKey(t, at);
+    key = (readMaskKey(t, at) ^ srcKey) >>> 0;
     at += 4;
-    copyXorRange(src, start, start + n, t, at, key, 0);
-  } else {
-    copyPayload(t, at, src, start, n);
   }
+  if (key !== 0) into(src, start, start + n, t, at, key, 0);
+  else copyPayload(t, at, src, start, n);
   buf.end = at + n;
 }
 

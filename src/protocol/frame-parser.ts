@@ -3,8 +3,10 @@
  *
  * An integer-state machine that accepts its input in any chunking, down to one byte at a time,
  * and reports the same events whatever the chunking. Data payloads are never copied: the sink gets
- * views into the received chunk, unmasked in place. Control payloads (at most 125 bytes) are handed
- * out as views too, and gathered in a small scratch buffer only when they arrive split.
+ * views into the received chunk, unmasked in place (or ranges of it, still masked, for a sink that
+ * unmasks as it copies; and, with `wholeMax`, a small message that is all in the chunk as one
+ * event). Control payloads (at most 125 bytes) are handed out as views too, and gathered in a
+ * small scratch buffer only when they arrive split.
  *
  * The parser checks framing only. Message size limits, UTF-8, permessage-deflate and the close
  * handshake belong to the connection on top of it.
@@ -29,6 +31,11 @@ export interface FrameParserOptions {
   readonly allowRsv1?: boolean;
   /** How masked payloads are unmasked (RFC 6455 section 5.3). Default: {@link xorRange}. */
   readonly xor?: XorRange;
+  /**
+   * Whole messages shorter than this go to {@link FrameSink.onWholeMessage} (see there). Default
+   * 0: never; the sink must have that method otherwise.
+   */
+  readonly wholeMax?: number;
 }
 
 /**
@@ -63,6 +70,13 @@ export interface FrameSink {
   ): boolean;
   /** End of the current data frame (also for zero-length frames). */
   onDataFrameEnd(fin: boolean): boolean;
+  /**
+   * A whole message in one frame (FIN set, text or binary, RSV1 clear), shorter than the parser's
+   * `wholeMax`, whose payload `chunk[start, end)` is all in the chunk being parsed. It is still
+   * masked with `key` (byte `start` takes key byte 0; `key` is 0 for an unmasked frame). The
+   * parser reports no other event for such a frame. `chunk` is valid only during the call.
+   */
+  onWholeMessage?(opcode: number, chunk: Buffer, start: number, end: number, key: number): boolean;
   /** A whole control frame (close, ping, pong), payload unmasked, view valid only during the call. */
   onControlFrame(opcode: number, payload: Buffer): boolean;
   /** A framing violation; the parser has stopped for good. */
@@ -122,6 +136,8 @@ export class FrameParser {
   /** RFC 6455 section 5.1: a server expects masked frames, a client unmasked ones. */
   private readonly expectMask: boolean;
   private readonly xor: XorRange;
+  /** See {@link FrameParserOptions.wholeMax}. */
+  private readonly wholeMax: number;
   private state = HEADER;
   private isPaused = false;
   /** True while {@link drain} runs: a nested receive or resume only queues or flags. */
@@ -165,6 +181,7 @@ export class FrameParser {
     this.expectMask = options.role === "server";
     this.allowRsv1 = options.allowRsv1 === true;
     this.xor = options.xor ?? xorRange;
+    this.wholeMax = options.wholeMax ?? 0;
   }
 
   /** True while paused (by {@link pause} or a sink method that returned false). */
@@ -322,6 +339,8 @@ export class FrameParser {
           const b = chunk[pos++]!;
           this.pos = pos;
           if (!this.readByte1(b)) return;
+          // A whole message may have been consumed (see beginPayload).
+          pos = this.pos;
           break;
         }
         case LENGTH16: {
@@ -343,6 +362,7 @@ export class FrameParser {
           }
           this.pos = pos;
           if (!this.afterLength()) return;
+          pos = this.pos;
           break;
         }
         case LENGTH64: {
@@ -373,6 +393,7 @@ export class FrameParser {
           if (!this.checkLength64()) return;
           this.pos = pos;
           if (!this.afterLength()) return;
+          pos = this.pos;
           break;
         }
         case MASK: {
@@ -394,6 +415,7 @@ export class FrameParser {
           }
           this.pos = pos;
           if (!this.beginPayload()) return;
+          pos = this.pos;
           break;
         }
         case DATA: {
@@ -583,7 +605,24 @@ export class FrameParser {
       this.controlHave = 0;
       return true;
     }
+    const length = this.length;
+    const start = this.pos;
+    if (
+      length < this.wholeMax &&
+      this.fin &&
+      this.opcode !== 0 &&
+      !this.rsv1 &&
+      this.chunk.length - start >= length
+    ) {
+      // The whole message is here: one event, no pieces (the sink unmasks it, or not).
+      this.state = HEADER;
+      this.pos = start + length;
+      const sink = this.sink as Required<Pick<FrameSink, "onWholeMessage">>;
+      return this.proceed(
+        sink.onWholeMessage(this.opcode, this.chunk, start, start + length, this.key),
+      );
+    }
     this.state = DATA;
-    return this.proceed(this.sink.onDataFrameStart(this.opcode, this.fin, this.rsv1, this.length));
+    return this.proceed(this.sink.onDataFrameStart(this.opcode, this.fin, this.rsv1, length));
   }
 }

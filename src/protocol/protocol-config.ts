@@ -10,7 +10,7 @@
 
 import type { Pool } from "../buffer/pool.js";
 import { createError } from "../errors.js";
-import type { MaskSource, XorRange } from "./mask.js";
+import { copyXorRange, type MaskSource, type XorInto, type XorRange, xorRange } from "./mask.js";
 import { isValidUtf8, type Utf8Check } from "./utf8-validator.js";
 
 /** The default largest message: 16 MiB. */
@@ -76,6 +76,10 @@ export class ProtocolConfig {
   readonly compression: boolean;
   /** See {@link ProtocolOptions.xor}. */
   readonly xor: XorRange | undefined;
+  /** The in-place unmask in use: {@link xor}, else the core's own. */
+  readonly xorInPlace: XorRange;
+  /** The copying unmask in use: `xor.into`, else the core's own. */
+  readonly xorInto: XorInto;
   /** See {@link ProtocolOptions.streamThreshold}; -1: never stream. */
   readonly streamThreshold: number;
   /** See {@link ProtocolOptions.maxStreamSize}. */
@@ -111,6 +115,8 @@ export class ProtocolConfig {
     this.mask = options.role === "client" ? (options.maskSource ?? null) : null;
     this.compression = options.compression ?? false;
     this.xor = options.xor;
+    this.xorInPlace = options.xor ?? xorRange;
+    this.xorInto = options.xor?.into ?? copyXorRange;
   }
 
   /** These settings, or a copy that differs only in {@link compression} (made once, then kept). */

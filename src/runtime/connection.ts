@@ -467,6 +467,48 @@ export class Connection<S = Record<string, unknown>>
    * The opcode is the message's unless `options.binary` says otherwise.
    */
   private sendMessage(message: Message, options: SendOptions | undefined): boolean {
+    const input = message.input;
+    if (
+      input !== undefined &&
+      this.codec === undefined &&
+      this.activeStream === undefined &&
+      options?.fragmentSize === undefined &&
+      this.core.canSend &&
+      !this.closed &&
+      this.pendingClose === undefined
+    ) {
+      // Still in the input: unmasked straight into this tick's batch, one pass (no buffer of its
+      // own, no copy in between). When it does not fit the batch, it takes the path below.
+      const size = message.length;
+      const opcode =
+        options?.binary === undefined
+          ? message.opcode
+          : options.binary
+            ? Opcode.Binary
+            : Opcode.Text;
+      const fin = options?.fin ?? true;
+      if (!this.admitSize(size)) {
+        message.release();
+        return false;
+      }
+      if (
+        this.core.sendRangeOf(
+          opcode,
+          input,
+          message.inputStart,
+          message.inputEnd,
+          message.inputKey,
+          fin,
+        )
+      ) {
+        message.release();
+        if (fin && this.config.stats !== undefined) {
+          this.config.stats.messagesOut++;
+          this.config.stats.bytesOut += size;
+        }
+        return this.underHighWaterMark();
+      }
+    }
     const buf = message.take();
     if (!this.core.canSend || this.closed || this.pendingClose !== undefined) {
       this.config.pool.put(buf);
@@ -966,6 +1008,31 @@ export class Connection<S = Record<string, unknown>>
     return this.enqueue(message);
   }
 
+  /** @internal A whole message still in the input (see `ProtocolSink.onMessageView`). */
+  onMessageView(opcode: number, chunk: Buffer, start: number, end: number, key: number): boolean {
+    if (this.config.stats !== undefined) {
+      this.config.stats.messagesIn++;
+      this.config.stats.bytesIn += end - start;
+    }
+    const message = Message.inInput(
+      opcode,
+      chunk,
+      start,
+      end,
+      key,
+      this.config.pool,
+      this.config.protocol.xorInto,
+    );
+    if (this.inFlight < this.config.concurrency && this.backlog.length === 0) {
+      this.dispatch(message);
+      return true;
+    }
+    // Queued: it outlives the input.
+    message.own();
+    this.backlogBytes += end - start;
+    return this.enqueue(message);
+  }
+
   /** @internal A message to stream begins. */
   onMessageStart(opcode: number): void {
     if (this.config.stats !== undefined) this.config.stats.messagesIn++;
@@ -1370,7 +1437,9 @@ export class Connection<S = Record<string, unknown>>
       return;
     }
     if (isThenable(result)) {
-      // Sync handlers never get here: no slot, no promise callback, nothing allocated.
+      // Sync handlers never get here: no slot, no promise callback, nothing allocated. The
+      // message outlives the input it may still be in.
+      message.own();
       const slot = this.takeSlot();
       slot.message = message;
       this.inFlight++;

@@ -11,7 +11,7 @@ import {
   type ProtocolSink,
   ReadyState,
 } from "../../src/protocol/connection.js";
-import { FixedMaskSource } from "../../src/protocol/mask.js";
+import { FixedMaskSource, xorRange } from "../../src/protocol/mask.js";
 import { CountingPool } from "../hardening/lib/counting-pool.js";
 import {
   buildWire,
@@ -61,6 +61,28 @@ class Recorder implements ProtocolSink {
   }
 }
 
+/**
+ * A {@link Recorder} that takes whole messages where they lie (`onMessageView`) and logs them as
+ * `onMessage` would: its log must equal the plain one.
+ */
+class ViewRecorder extends Recorder {
+  views = 0;
+  constructor(
+    pool: BufferPool,
+    readonly validates: boolean,
+  ) {
+    super(pool);
+  }
+  onMessageView(opcode: number, chunk: Buffer, start: number, end: number, key: number): void {
+    this.views++;
+    // Text to validate arrives unmasked (it was checked in place); the rest may still be masked.
+    if (opcode === 1 && this.validates) assert.equal(key, 0, "text is unmasked to be checked");
+    const data = Buffer.from(chunk.subarray(start, end));
+    xorRange(data, 0, data.length, key, 0);
+    this.events.push({ kind: "message", opcode, data: data.toString("hex") });
+  }
+}
+
 const MASK = Buffer.from([0x37, 0xfa, 0x21, 0x3d]);
 
 /** A client-to-server frame, masked with MASK. */
@@ -86,17 +108,23 @@ function closePayload(code: number, reason = ""): Buffer {
   return b;
 }
 
-function server(options: Partial<ProtocolOptions> = {}) {
+function server(options: Partial<ProtocolOptions> = {}, views = false) {
   const pool = new BufferPool(64, 64 * 1024);
-  const sink = new Recorder(pool);
+  const sink = views ? new ViewRecorder(pool, options.validateUtf8 !== false) : new Recorder(pool);
   const conn = new ProtocolConnection(sink, { role: "server", pool, ...options });
   return { conn, sink, pool };
 }
 
-/** Feeds `bytes` whole, one byte at a time and in random splits; the event logs must agree. */
+/**
+ * Feeds `bytes` whole, one byte at a time and in random splits, and whole to a sink that takes
+ * messages where they lie (`onMessageView`); the event logs must agree.
+ */
 function feedAllWays(bytes: Buffer, options: Partial<ProtocolOptions> = {}): Event[] {
   const whole = server(options);
   whole.conn.receive(Buffer.from(bytes));
+  const viewing = server(options, true);
+  viewing.conn.receive(Buffer.from(bytes));
+  assert.deepEqual(viewing.sink.events, whole.sink.events, "messages taken where they lie");
   const single = server(options);
   for (let i = 0; i < bytes.length; i++) single.conn.receive(Buffer.from(bytes.subarray(i, i + 1)));
   assert.deepEqual(single.sink.events, whole.sink.events, "one byte at a time");
@@ -482,7 +510,7 @@ describe("ProtocolConnection: transient input (a shared read buffer)", () => {
       readonly pool: CountingPool,
       readonly memory?: ReusedBuffer,
     ) {}
-    private answer(): boolean {
+    protected answer(): boolean {
       return !this.pauseAt(this.calls++);
     }
     onMessage(opcode: number, data: ByteBuffer): boolean {
@@ -534,6 +562,19 @@ describe("ProtocolConnection: transient input (a shared read buffer)", () => {
     }
   }
 
+  /** A {@link KeepingSink} that takes whole messages where they lie, copying them in time. */
+  class ViewingSink extends KeepingSink {
+    views = 0;
+    onMessageView(opcode: number, chunk: Buffer, start: number, end: number, key: number): boolean {
+      if (this.memory?.owns(chunk)) this.aliased++;
+      this.views++;
+      const data = Buffer.from(chunk.subarray(start, end));
+      xorRange(data, 0, data.length, key, 0);
+      this.log.push({ type: "message", opcode, data });
+      return this.answer();
+    }
+  }
+
   /** What the core must report for `sent`, from the model. */
   function modelOf(sent: readonly Sent[], threshold: number | undefined): Normal[] {
     const out: Normal[] = [];
@@ -555,9 +596,9 @@ describe("ProtocolConnection: transient input (a shared read buffer)", () => {
     return out;
   }
 
-  function core(threshold: number | undefined, memory?: ReusedBuffer) {
+  function core(threshold: number | undefined, memory?: ReusedBuffer, views = false) {
     const pool = new CountingPool(new BufferPool(64, 1024 * 1024));
-    const sink = new KeepingSink(pool, memory);
+    const sink = views ? new ViewingSink(pool, memory) : new KeepingSink(pool, memory);
     const conn = new ProtocolConnection(sink, { role: "server", pool, streamThreshold: threshold });
     return { conn, sink, pool };
   }
@@ -569,7 +610,8 @@ describe("ProtocolConnection: transient input (a shared read buffer)", () => {
         cuts,
         schedule,
         fc.constantFrom(undefined, 0, 1000, 65_536),
-        (items, c, s, threshold) => {
+        fc.boolean(),
+        (items, c, s, threshold, views) => {
           const wire = buildWire(items);
           const reads = readsOf(wire, c);
           const reference = core(threshold);
@@ -577,7 +619,7 @@ describe("ProtocolConnection: transient input (a shared read buffer)", () => {
           assert.deepEqual(reference.sink.normal(), modelOf(wire.sent, threshold));
 
           const memory = new ReusedBuffer();
-          const { conn, sink, pool } = core(threshold, memory);
+          const { conn, sink, pool } = core(threshold, memory, views);
           sink.pauseAt = (call) => pausesAt(s, call);
           for (const [i, read] of reads.entries()) {
             conn.receive(memory.load(read), true);
@@ -597,6 +639,23 @@ describe("ProtocolConnection: transient input (a shared read buffer)", () => {
       ),
       { numRuns: 120 },
     );
+  });
+
+  it("a whole message is handed over where it lies, in the read buffer, and takes no pool buffer", () => {
+    const memory = new ReusedBuffer();
+    const wire = buildWire([
+      { kind: "message", opcode: 2, size: 300, seed: 7, cuts: [], controls: [] },
+      { kind: "message", opcode: 1, size: 200, seed: 8, cuts: [], controls: [] },
+    ]);
+    const a = core(undefined, memory, true);
+    a.conn.receive(memory.load(wire.bytes), true);
+    memory.clobber();
+    const b = core(undefined);
+    b.conn.receive(Buffer.from(wire.bytes));
+    assert.deepEqual(a.sink.normal(), b.sink.normal());
+    assert.equal((a.sink as ViewingSink).views, 2);
+    assert.equal(a.sink.aliased, 2, "both are views of the read buffer");
+    assert.equal(a.pool.largestRequest, 0, "no pool buffer for either");
   });
 
   it("a streamed piece is a view valid during the call, of transient input as of owned", () => {

@@ -7,6 +7,7 @@ import {
   type FrameParserOptions,
   type FrameSink,
 } from "../../src/protocol/frame-parser.js";
+import { xorRange } from "../../src/protocol/mask.js";
 
 export type FrameEvent =
   | {
@@ -45,12 +46,12 @@ export class RecordingSink implements FrameSink {
     this.pieces = [];
   }
 
-  private push(event: FrameEvent): void {
+  protected push(event: FrameEvent): void {
     this.flush();
     this.log.push(event);
   }
 
-  private answer(type: string): boolean {
+  protected answer(type: string): boolean {
     const call = this.calls++;
     this.hook?.(type);
     return !this.pauseAt(call);
@@ -84,6 +85,29 @@ export class RecordingSink implements FrameSink {
   }
 }
 
+/**
+ * A {@link RecordingSink} that also takes whole messages (`onWholeMessage`): it unmasks a copy and
+ * logs the same start, data and end events, so its log compares equal with the piecewise one.
+ * Counts the whole messages, and those whose payload was still masked in the chunk.
+ */
+export class WholeRecordingSink extends RecordingSink {
+  wholes = 0;
+  stillMasked = 0;
+
+  onWholeMessage(opcode: number, chunk: Buffer, start: number, end: number, key: number): boolean {
+    this.wholes++;
+    const payload = Buffer.from(chunk.subarray(start, end));
+    if (key !== 0) {
+      this.stillMasked++;
+      xorRange(payload, 0, payload.length, key, 0);
+    }
+    this.push({ type: "start", opcode, fin: true, rsv1: false, length: payload.length });
+    if (payload.length > 0) this.push({ type: "data", data: payload });
+    this.push({ type: "end", fin: true });
+    return this.answer("whole");
+  }
+}
+
 /** Copies `bytes` into a fresh buffer whose view starts `offset` bytes into its ArrayBuffer. */
 export function withOffset(bytes: Uint8Array, offset: number): Buffer {
   const big = Buffer.alloc(bytes.length + offset + 8, 0xee);
@@ -111,13 +135,16 @@ export function bytewise(bytes: Uint8Array): Buffer[] {
   return chunks;
 }
 
-/** Feeds `chunks` to a new parser, resuming whenever the sink paused it; returns the log. */
+/**
+ * Feeds `chunks` to a new parser, resuming whenever the sink paused it; returns the log. With a
+ * `wholeMax` the sink is a {@link WholeRecordingSink}.
+ */
 export function parseChunks(
   chunks: readonly Buffer[],
   options: FrameParserOptions,
   pauseAt?: (call: number) => boolean,
 ): { events: FrameEvent[]; sink: RecordingSink; parser: FrameParser } {
-  const sink = new RecordingSink();
+  const sink = (options.wholeMax ?? 0) > 0 ? new WholeRecordingSink() : new RecordingSink();
   if (pauseAt !== undefined) sink.pauseAt = pauseAt;
   const parser = new FrameParser(sink, options);
   for (const chunk of chunks) {

@@ -10,6 +10,7 @@ import {
   parseWhole,
   RecordingSink,
   split,
+  WholeRecordingSink,
   withOffset,
 } from "./frame-log.js";
 import {
@@ -194,6 +195,55 @@ describe("FrameParser: views and offsets", () => {
     assert.deepEqual(sink.events, [
       { type: "start", opcode: 2, fin: true, rsv1: false, length: Number.MAX_SAFE_INTEGER },
     ]);
+  });
+});
+
+describe("FrameParser: whole messages (onWholeMessage)", () => {
+  const key = "37 fa 21 3d";
+  // A masked binary "Hello", a masked text "abc", a fragmented text "ab"+"c", a ping, and an
+  // empty binary message: as a client sends them.
+  const stream = hex(
+    `82 85 ${key} 7f 9f 4d 51 58  81 83 ${key} 56 98 42  01 82 ${key} 56 98  80 81 ${key} 54` +
+      `  89 80 ${key}  82 80 ${key}`,
+  );
+  const whole = (wholeMax: number, chunks: readonly Buffer[] = [Buffer.from(stream)]) =>
+    parseChunks(chunks, { ...server, wholeMax });
+
+  it("a message in one frame, all in the chunk, is one event, still masked; the log is the same", () => {
+    const plain = parseWhole(stream, server);
+    const { events, sink } = whole(100);
+    assert.deepEqual(events, plain);
+    const w = sink as WholeRecordingSink;
+    assert.equal(w.wholes, 3, "Hello, abc and the empty message; not the fragments");
+    assert.equal(w.stillMasked, 3, "the sink unmasks them");
+  });
+
+  it("only messages shorter than wholeMax", () => {
+    const w = whole(5).sink as WholeRecordingSink;
+    assert.equal(w.wholes, 2, "abc and the empty one; Hello has 5 bytes");
+    assert.equal(
+      (whole(0).sink as WholeRecordingSink | RecordingSink) instanceof WholeRecordingSink,
+      false,
+    );
+  });
+
+  it("a payload cut by the end of the chunk comes in pieces, at any cut", () => {
+    const plain = parseWhole(stream, server);
+    for (let cut = 1; cut < stream.length; cut++) {
+      const { events, sink } = whole(100, split(stream, [cut], cut & 3));
+      assert.deepEqual(events, plain, `cut ${cut}`);
+      assert.ok((sink as WholeRecordingSink).wholes >= 2, `cut ${cut}: at most one message cut`);
+    }
+  });
+
+  it("never for a compressed first frame (RSV1) or an unmasked client frame", () => {
+    const rsv1 = hex(`c2 85 ${key} 7f 9f 4d 51 58`);
+    const r = parseChunks([Buffer.from(rsv1)], { ...server, allowRsv1: true, wholeMax: 100 });
+    assert.equal((r.sink as WholeRecordingSink).wholes, 0);
+    assert.deepEqual(r.events, parseWhole(rsv1, { ...server, allowRsv1: true }));
+    const c = parseChunks([hex("82 03 61 62 63")], { ...client, wholeMax: 100 });
+    assert.equal((c.sink as WholeRecordingSink).wholes, 1);
+    assert.equal((c.sink as WholeRecordingSink).stillMasked, 0, "key 0: nothing to unmask");
   });
 });
 
@@ -500,55 +550,62 @@ describe("FrameParser: transient chunks (a shared read buffer)", () => {
 
   it("property: reads overwritten after every call, random pauses and a throw: the same log", () => {
     fc.assert(
-      fc.property(wireItems, cuts, schedule, (items, c, s) => {
-        const wire = buildWire(items);
-        const reads = readsOf(wire, c);
-        // The reference: fresh chunks nobody touches, no pause.
-        const reference = parseChunks(
-          reads.map((r) => Buffer.from(r)),
-          server,
-        ).events;
-        assert.deepEqual(reference, modelOf(wire));
+      fc.property(
+        wireItems,
+        cuts,
+        schedule,
+        fc.constantFrom(0, 1, 126, 4096, 70_000),
+        (items, c, s, wholeMax) => {
+          const wire = buildWire(items);
+          const reads = readsOf(wire, c);
+          // The reference: fresh chunks nobody touches, no pause.
+          const reference = parseChunks(
+            reads.map((r) => Buffer.from(r)),
+            server,
+          ).events;
+          assert.deepEqual(reference, modelOf(wire));
 
-        const memory = new ReusedBuffer();
-        const sink = new RecordingSink();
-        sink.pauseAt = (call) => pausesAt(s, call);
-        let thrown = false;
-        sink.hook = () => {
-          if (!thrown && sink.calls - 1 === s.throwAt) {
-            thrown = true;
-            throw BOOM;
+          const memory = new ReusedBuffer();
+          // With a wholeMax, whole messages come as one event each (still masked): same log.
+          const sink = wholeMax > 0 ? new WholeRecordingSink() : new RecordingSink();
+          sink.pauseAt = (call) => pausesAt(s, call);
+          let thrown = false;
+          sink.hook = () => {
+            if (!thrown && sink.calls - 1 === s.throwAt) {
+              thrown = true;
+              throw BOOM;
+            }
+          };
+          const parser = new FrameParser(sink, { ...server, wholeMax });
+          // After a throw, the rest of the input (and an event that was due, such as a frame's end)
+          // waits for more input or a pause and resume.
+          let owed = false;
+          const guarded = (step: () => void) => {
+            try {
+              step();
+            } catch (error) {
+              if (error !== BOOM) throw error;
+              owed = true;
+            }
+          };
+          for (const [i, read] of reads.entries()) {
+            const view = memory.load(read);
+            guarded(() => parser.receive(view, true));
+            // The next read lands in the same memory: whatever the parser kept must be its own.
+            memory.clobber();
+            for (let r = s.resumes[i] ?? 1; r > 0; r--) guarded(() => parser.resume());
           }
-        };
-        const parser = new FrameParser(sink, server);
-        // After a throw, the rest of the input (and an event that was due, such as a frame's end)
-        // waits for more input or a pause and resume.
-        let owed = false;
-        const guarded = (step: () => void) => {
-          try {
-            step();
-          } catch (error) {
-            if (error !== BOOM) throw error;
-            owed = true;
+          // The end: resume until everything is parsed.
+          for (let guard = 0; owed || parser.paused || parser.bufferedBytes > 0; guard++) {
+            assert.ok(guard < 1_000_000, "the parser makes progress");
+            owed = false;
+            if (!parser.paused) parser.pause();
+            guarded(() => parser.resume());
           }
-        };
-        for (const [i, read] of reads.entries()) {
-          const view = memory.load(read);
-          guarded(() => parser.receive(view, true));
-          // The next read lands in the same memory: whatever the parser kept must be its own.
-          memory.clobber();
-          for (let r = s.resumes[i] ?? 1; r > 0; r--) guarded(() => parser.resume());
-        }
-        // The end: resume until everything is parsed.
-        for (let guard = 0; owed || parser.paused || parser.bufferedBytes > 0; guard++) {
-          assert.ok(guard < 1_000_000, "the parser makes progress");
-          owed = false;
-          if (!parser.paused) parser.pause();
-          guarded(() => parser.resume());
-        }
-        assert.deepEqual(sink.events, reference);
-        assert.equal(parser.bufferedBytes, 0);
-      }),
+          assert.deepEqual(sink.events, reference);
+          assert.equal(parser.bufferedBytes, 0);
+        },
+      ),
       { numRuns: 150 },
     );
   });

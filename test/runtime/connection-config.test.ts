@@ -26,8 +26,9 @@ interface Internals {
 }
 const internals = (conn: Connection): Internals => conn as unknown as Internals;
 
-function masked(pool: BufferPool, opcode: number, text: string): Buffer {
+function masked(pool: BufferPool, opcode: number, text: string, fin = true): Buffer {
   const f = encodeFrame(pool, opcode, Buffer.from(text), {
+    fin,
     mask: new FixedMaskSource([1, 2, 3, 4]),
   });
   const b = Buffer.from(f.bytes());
@@ -135,9 +136,13 @@ describe("what an idle connection holds", () => {
     assert.notEqual(inside.queue, undefined, "made by the echo");
     assert.equal(inside.core.validator, undefined, "binary needs no validator");
     conn.handleData(masked(pool, 1, "text"));
-    assert.notEqual(inside.core.validator, undefined);
-    assert.equal(stream.writes.length, 2);
+    assert.equal(inside.core.validator, undefined, "a whole text message is checked in one pass");
+    conn.handleData(masked(pool, 1, "te", false));
+    assert.notEqual(inside.core.validator, undefined, "made for text in pieces");
+    conn.handleData(masked(pool, 0, "xt"));
+    assert.equal(stream.writes.length, 3);
     assert.deepEqual(stream.writes[1], Buffer.from([0x81, 4, ...Buffer.from("text")]));
+    assert.deepEqual(stream.writes[2], Buffer.from([0x81, 4, ...Buffer.from("text")]));
   });
 
   it("keeps its booleans as bits: no boolean field of its own after a whole life", () => {

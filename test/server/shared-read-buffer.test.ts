@@ -11,7 +11,7 @@ import type net from "node:net";
 import { describe, it } from "node:test";
 import type { TLSSocket } from "node:tls";
 import WebSocket from "ws";
-import type { Connection, Handler, ServerOptions } from "../../src/index.js";
+import type { Connection, Handler, Message, ServerOptions } from "../../src/index.js";
 import { READ_BUFFER_SIZE } from "../../src/transport/read-buffer.js";
 import { hasOpenssl, makeCertificate } from "../client/helpers.js";
 import { dial, echo, openClient, startServer, until } from "../hardening/lib/harness.js";
@@ -302,6 +302,79 @@ describe("shared read buffer, end to end", { timeout: 60_000 }, () => {
     await slowAndFlood(a, messages(60, 4, 200 * 1024, [200 * 1024, 1, 100 * 1024]), b, true);
     assert.ok(stats.holds > 0, "the slow connection kept bytes of a read, paused by its backlog");
     assert.ok(stats.overwrites >= 3, "the flood read into the buffer meanwhile");
+    end();
+  });
+
+  it("messages left in the read buffer: async handlers use or forward them after the flood overwrote it", async () => {
+    const opened: Connection[] = [];
+    let floodReads = 0;
+    let copiedLate = 0;
+    let forwardedLate = 0;
+    let index = 0;
+    const { url, sockets } = await start(
+      {
+        onOpen(conn) {
+          opened.push(conn);
+        },
+        async onMessage(conn, message) {
+          const i = index++;
+          if (conn === opened[0]) {
+            // Until the other connection has read into the shared buffer again: this message's
+            // bytes there (if it was left there) are gone by then.
+            const target = floodReads + 1;
+            await until(() => floodReads >= target, "a flood read");
+            if (i % 3 === 0) {
+              forwardedLate++;
+              conn.send(message);
+              return;
+            }
+            if (i % 3 === 1 && message.isText) {
+              copiedLate++;
+              conn.send(message.text());
+              return;
+            }
+            copiedLate++;
+          }
+          conn.send(message.data, { binary: message.isBinary });
+        },
+      },
+      { concurrency: 4 },
+    );
+    const { a, b, end } = await twoClients(url, sockets);
+    onEveryRead(sockets[1] as net.Socket, () => {
+      floodReads++;
+    });
+    // Small messages, most of them whole in one read: the ones a server leaves in the input.
+    await slowAndFlood(a, messages(80, 11, 2048, [1, 125, 126, 16 * 1024 - 1]), b, true);
+    assert.ok(forwardedLate > 10 && copiedLate > 10, `${forwardedLate} / ${copiedLate}`);
+    end();
+  });
+
+  it("retained messages outlive the reads that brought them: every byte", async () => {
+    const kept = new Map<Connection, Message[]>();
+    const { url, sockets } = await start({
+      onMessage(conn, message) {
+        const held = kept.get(conn) ?? [];
+        kept.set(conn, held);
+        held.push(message.retain());
+        if (held.length < 50) return;
+        // Released long after their reads: later reads of this socket and of the other one
+        // went into the same buffer meanwhile.
+        for (const m of held.splice(0)) {
+          conn.send(m.data, { binary: m.isBinary });
+          m.release();
+        }
+      },
+    });
+    const { a, b, end } = await twoClients(url, sockets);
+    await Promise.all([
+      exchange(a, messages(200, 12, 4096, [1, 126])),
+      exchange(b, messages(100, 13, 4096)),
+    ]);
+    assert.deepEqual(
+      [...kept.values()].map((h) => h.length),
+      [0, 0],
+    );
     end();
   });
 
