@@ -45,6 +45,7 @@ import type { SharedFrame } from "../runtime/shared-frame.js";
 import { ConnectionStats, type ConnectionStatsSnapshot } from "../runtime/stats.js";
 import { TickFlusher } from "../runtime/tick-flusher.js";
 import { TopicRegistry } from "../runtime/topics.js";
+import { peerAddress } from "../transport/peer-address.js";
 import { ReadBuffer } from "../transport/read-buffer.js";
 import { attachStream } from "../transport/stream-transport.js";
 
@@ -575,7 +576,7 @@ export class Upgrader<S = Record<string, unknown>> {
       protocol,
       extensions,
       session,
-      remoteAddress: (socket as { remoteAddress?: string }).remoteAddress,
+      remoteAddress: peerAddress(socket),
     });
     attachStream(socket, conn, this.reads);
     conn.open(head);

@@ -202,6 +202,7 @@ describe("connections", () => {
     ws.close(4001, "bye");
     await once(ws, "close");
     assert.equal(seen.readyState, 3);
+    assert.equal(seen.remoteAddress, "127.0.0.1", "kept after close");
   });
 
   it("reports close code, reason and cleanliness in onClose", async () => {
