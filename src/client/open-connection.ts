@@ -8,6 +8,7 @@
 import type { Duplex } from "node:stream";
 import { Connection, ConnectionConfig, type Handler } from "../runtime/connection.js";
 import { DeflateMessageCodec } from "../runtime/message-codec.js";
+import { peerAddress } from "../transport/peer-address.js";
 import { attachStream } from "../transport/stream-transport.js";
 import type { ClientContext } from "./client-context.js";
 import type { AcceptedHandshake } from "./client-handshake.js";
@@ -64,7 +65,7 @@ export function openClientConnection<S>(
     codec,
     protocol: accepted.protocol,
     extensions: accepted.extensions,
-    remoteAddress: (stream as { remoteAddress?: string }).remoteAddress,
+    remoteAddress: peerAddress(stream),
   });
   attachStream(stream, conn, context.readBuffer);
   // node:http hands over the upgraded socket as it was; make sure it flows.

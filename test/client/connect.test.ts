@@ -42,6 +42,7 @@ for (const peer of peers) {
           maxMessageSize: deflate ? 17 << 20 : 16 << 20,
         });
         assert.equal(conn.readyState, 1);
+        assert.equal(conn.remoteAddress, "127.0.0.1");
         assert.equal(inbox.opened, 1, "onOpen ran before the promise resolved");
         if (deflate) assert.match(conn.extensions, /^permessage-deflate/);
         else assert.equal(conn.extensions, "");
