@@ -626,11 +626,11 @@ export class ProtocolConnection implements FrameSink {
   }
 
   /**
-   * Sends `src[start, end)`, masked with `key` (0: not masked), as one small frame built straight
-   * into the sink's batch and unmasked on the way: how a message handed over by
-   * {@link ProtocolSink.onMessageView} is forwarded, in one pass from the input to the output.
-   * Returns false, having sent nothing, when it does not fit the batch (or the sink has none):
-   * the caller then sends it another way.
+   * Sends `src[start, end)`, masked with `key` (0: not masked), as one frame, unmasked on the way:
+   * how a message handed over by {@link ProtocolSink.onMessageView} is forwarded, in one pass from
+   * the input to the output. A small one is built straight into the sink's batch, a larger one
+   * into a pooled frame of its own (handed to {@link ProtocolSink.onOutput}). The caller keeps
+   * `src`.
    *
    * @throws {@link UsageError} as {@link send}
    */
@@ -641,14 +641,34 @@ export class ProtocolConnection implements FrameSink {
     end: number,
     key: number,
     fin = true,
-  ): boolean {
+  ): void {
     this.checkCanSend();
     const op = this.sendingFragmented ? Opcode.Continuation : opcode;
-    if (this.sink.frameRoom === undefined || !this.append(op, src, fin, false, start, end, key)) {
-      return false;
+    if (this.sink.frameRoom !== undefined && this.append(op, src, fin, false, start, end, key)) {
+      this.sendingFragmented = !fin;
+      return;
+    }
+    const n = end - start;
+    const frame = this.config.pool.get(frameSize(n, this.config.mask !== null));
+    try {
+      appendFrameRange(
+        frame,
+        op,
+        src,
+        start,
+        n,
+        fin,
+        false,
+        this.config.mask,
+        key,
+        this.config.xorInto,
+      );
+    } catch (error) {
+      this.config.pool.put(frame);
+      throw error;
     }
     this.sendingFragmented = !fin;
-    return true;
+    this.sink.onOutput(frame);
   }
 
   /**

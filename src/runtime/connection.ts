@@ -477,8 +477,8 @@ export class Connection<S = Record<string, unknown>>
       !this.closed &&
       this.pendingClose === undefined
     ) {
-      // Still in the input: unmasked straight into this tick's batch, one pass (no buffer of its
-      // own, no copy in between). When it does not fit the batch, it takes the path below.
+      // Still in the input: unmasked straight into this tick's batch (or, past its frame size, a
+      // frame of its own), one pass: no buffer of its own, no copy in between.
       const size = message.length;
       const opcode =
         options?.binary === undefined
@@ -491,7 +491,7 @@ export class Connection<S = Record<string, unknown>>
         message.release();
         return false;
       }
-      if (
+      try {
         this.core.sendRangeOf(
           opcode,
           input,
@@ -499,15 +499,15 @@ export class Connection<S = Record<string, unknown>>
           message.inputEnd,
           message.inputKey,
           fin,
-        )
-      ) {
+        );
+      } finally {
         message.release();
-        if (fin && this.config.stats !== undefined) {
-          this.config.stats.messagesOut++;
-          this.config.stats.bytesOut += size;
-        }
-        return this.underHighWaterMark();
       }
+      if (fin && this.config.stats !== undefined) {
+        this.config.stats.messagesOut++;
+        this.config.stats.bytesOut += size;
+      }
+      return this.underHighWaterMark();
     }
     const buf = message.take();
     if (!this.core.canSend || this.closed || this.pendingClose !== undefined) {

@@ -447,6 +447,60 @@ describe("ProtocolConnection (client role)", () => {
   });
 });
 
+describe("ProtocolConnection.sendRangeOf", () => {
+  const KEY = 0x01020304;
+  /** `payload` masked with KEY at offset 5 of a larger buffer, as a client frame carries it. */
+  function maskedRange(payload: Buffer): Buffer {
+    const src = Buffer.concat([Buffer.alloc(5, 0xee), payload, Buffer.alloc(3, 0xee)]);
+    xorRange(src, 5, 5 + payload.length, KEY, 0);
+    return src;
+  }
+
+  it("a server sends the unmasked frame, of its own without a batch, and keeps the source", () => {
+    for (const n of [0, 5, 125, 126, 4096, 16 * 1024 - 1]) {
+      const payload = Buffer.alloc(n, n & 0xff);
+      const a = server();
+      a.conn.send(2, payload);
+      const b = server();
+      const src = maskedRange(payload);
+      const copy = Buffer.from(src);
+      b.conn.sendRangeOf(2, src, 5, 5 + n, KEY);
+      assert.deepEqual(b.sink.events, a.sink.events, `${n} bytes`);
+      assert.deepEqual(src, copy, "the source is not changed");
+    }
+  });
+
+  it("a client applies its own key in the same pass", () => {
+    const client = () => {
+      const pool = new BufferPool(64, 64 * 1024);
+      const sink = new Recorder(pool);
+      const conn = new ProtocolConnection(sink, {
+        role: "client",
+        pool,
+        maskSource: new FixedMaskSource(MASK),
+      });
+      return { conn, sink };
+    };
+    for (const n of [3, 700, 9000]) {
+      const payload = Buffer.alloc(n, 0x5a);
+      const a = client();
+      a.conn.send(1, payload);
+      const b = client();
+      b.conn.sendRangeOf(1, maskedRange(payload), 5, 5 + n, KEY);
+      assert.deepEqual(b.sink.events, a.sink.events, `${n} bytes`);
+    }
+  });
+
+  it("refuses after the close frame, like send", () => {
+    const { conn } = server();
+    conn.close(1000, "");
+    assert.throws(
+      () => conn.sendRangeOf(2, Buffer.alloc(4), 0, 4, KEY),
+      (e: unknown) => (e as { code?: string }).code === "ERR_WS_NOT_OPEN",
+    );
+  });
+});
+
 describe("ProtocolConnection.sendBuffer refusals", () => {
   it("says NOT_OPEN after close, OUT_OF_RANGE without headroom, and takes the buffer either way", () => {
     const pool = new BufferPool(64, 1 << 16);
