@@ -20,7 +20,7 @@ import {
   writeHeaderBefore,
 } from "./frame-encoder.js";
 import { FrameParser, type FrameSink } from "./frame-parser.js";
-import { applyMask, copyXorRange, type XorRange } from "./mask.js";
+import { applyMask, type XorRange } from "./mask.js";
 import { Opcode } from "./opcodes.js";
 import { ProtocolConfig, type ProtocolOptions } from "./protocol-config.js";
 import { Utf8Validator } from "./utf8-validator.js";
@@ -239,7 +239,7 @@ export class ProtocolConnection implements FrameSink {
     this.parser = new FrameParser(this, {
       role: this.config.role,
       allowRsv1: this.config.compression,
-      xor: this.config.xor,
+      xor: this.config.xorInPlace,
       wholeMax: wholeMessageMax(this.config, sink),
     });
   }
@@ -453,7 +453,7 @@ export class ProtocolConnection implements FrameSink {
     const n = end - start;
     const message = this.message as ByteBuffer;
     const at = roomFor(message, n);
-    (xor.into ?? copyXorRange)(chunk, start, end, message.storage, at, key, phase);
+    this.config.xorInto(chunk, start, end, message.storage, at, key, phase);
     message.end = at + n;
     return this.pieceAppended(message, at, n);
   }

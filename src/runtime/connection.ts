@@ -467,6 +467,9 @@ export class Connection<S = Record<string, unknown>>
    * The opcode is the message's unless `options.binary` says otherwise.
    */
   private sendMessage(message: Message, options: SendOptions | undefined): boolean {
+    const opcode =
+      options?.binary === undefined ? message.opcode : options.binary ? Opcode.Binary : Opcode.Text;
+    const fin = options?.fin ?? true;
     const input = message.input;
     if (
       input !== undefined &&
@@ -480,13 +483,6 @@ export class Connection<S = Record<string, unknown>>
       // Still in the input: unmasked straight into this tick's batch (or, past its frame size, a
       // frame of its own), one pass: no buffer of its own, no copy in between.
       const size = message.length;
-      const opcode =
-        options?.binary === undefined
-          ? message.opcode
-          : options.binary
-            ? Opcode.Binary
-            : Opcode.Text;
-      const fin = options?.fin ?? true;
       if (!this.admitSize(size)) {
         message.release();
         return false;
@@ -514,9 +510,6 @@ export class Connection<S = Record<string, unknown>>
       this.config.pool.put(buf);
       return false;
     }
-    const opcode =
-      options?.binary === undefined ? message.opcode : options.binary ? Opcode.Binary : Opcode.Text;
-    const fin = options?.fin ?? true;
     const codec = this.codec;
     const inPlace =
       buf.off >= MAX_HEADER_SIZE &&
@@ -1008,21 +1001,18 @@ export class Connection<S = Record<string, unknown>>
     return this.enqueue(message);
   }
 
-  /** @internal A whole message still in the input (see `ProtocolSink.onMessageView`). */
+  /**
+   * @internal A whole message still in the input (see `ProtocolSink.onMessageView`). The same
+   * steps as {@link onMessage}, written out: with a helper shared by the two, `echo-1k` ran at
+   * 0.94x and 0.93x (A/B runs of 4 and 6 rounds).
+   */
   onMessageView(opcode: number, chunk: Buffer, start: number, end: number, key: number): boolean {
     if (this.config.stats !== undefined) {
       this.config.stats.messagesIn++;
       this.config.stats.bytesIn += end - start;
     }
-    const message = Message.inInput(
-      opcode,
-      chunk,
-      start,
-      end,
-      key,
-      this.config.pool,
-      this.config.protocol.xorInto,
-    );
+    const { pool, protocol } = this.config;
+    const message = Message.inInput(opcode, chunk, start, end, key, pool, protocol.xorInto);
     if (this.inFlight < this.config.concurrency && this.backlog.length === 0) {
       this.dispatch(message);
       return true;
