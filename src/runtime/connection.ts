@@ -19,6 +19,7 @@ import {
   integerOption,
   streamThresholdOf,
 } from "./connection-config.js";
+import { ConnectionExtras, HandlerSlot, HeldSend } from "./connection-extras.js";
 import { channels } from "./diagnostics.js";
 import type { HeartbeatMember } from "./heartbeat.js";
 import { Message } from "./message.js";
@@ -209,13 +210,11 @@ const PAUSE_STREAM = 4;
 /** The reasons that paused the core's parser through the sink. */
 const SINK_PAUSES = PAUSE_BACKLOG | PAUSE_STREAM;
 const EMPTY = Buffer.alloc(0);
-/** The backlog and slot list of a connection that never needed one (shared, never written). */
+/** The backlog of a connection that never needed one (shared, never written). */
 const NO_BACKLOG: (Message | MessageStream)[] = Object.freeze([]) as unknown as (
   | Message
   | MessageStream
 )[];
-const NO_SLOTS: HandlerSlot[] = Object.freeze([]) as unknown as HandlerSlot[];
-const NO_HELD: HeldSend[] = Object.freeze([]) as unknown as HeldSend[];
 
 function destroyStream(stream: ByteStream): void {
   stream.destroy();
@@ -229,41 +228,6 @@ function isThenable(v: unknown): v is PromiseLike<unknown> {
 
 function byteLengthOf(payload: string | Uint8Array): number {
   return typeof payload === "string" ? Buffer.byteLength(payload) : payload.byteLength;
-}
-
-/**
- * One in-flight async `onMessage` call. A connection makes at most `concurrency` of them, each
- * with its two promise callbacks, and reuses them: no closure or promise per message.
- */
-class HandlerSlot {
-  message: Message | undefined = undefined;
-  /** The next free slot. */
-  next: HandlerSlot | undefined = undefined;
-  settled: () => void = noop;
-  rejected: (error: unknown) => void = noop;
-}
-
-function noop(): void {}
-
-/**
- * A send held back while a stream message is on the wire (RFC 6455 section 5.4: the fragments of
- * one message must not be interleaved with another): a copied message, a shared frame, or a
- * queued stream. Sent in order right after the stream's last frame.
- */
-class HeldSend {
-  constructor(
-    readonly opcode: number,
-    readonly fin: boolean,
-    readonly options: SendOptions | undefined,
-    /** The copied payload (owned), for a message. */
-    public payload: ByteBuffer | undefined,
-    /** One reference of a shared frame, for a broadcast. */
-    public shared: SharedFrame | undefined,
-    /** A stream waiting for its turn. */
-    readonly stream: StreamSender | undefined,
-    /** Bytes counted in `bufferedAmount`. */
-    readonly size: number,
-  ) {}
 }
 
 /**
@@ -303,7 +267,6 @@ export class Connection<S = Record<string, unknown>>
   declare private needDrain: boolean;
   /** The stream is a TCP socket: writes may go without a callback (see {@link quietWrites}). */
   declare private quietCapable: boolean;
-  private closeTimer: ReturnType<typeof setTimeout> | undefined;
   declare private closed: boolean;
   declare private opened: boolean;
   declare private streamEnded: boolean;
@@ -316,34 +279,20 @@ export class Connection<S = Record<string, unknown>>
    * sink's backlog or message stream full): handled once parsing goes on.
    */
   declare private endPending: boolean;
-  /** The latest pong, held while the stream is full (see {@link onOutput}). */
-  private deferredPong: ByteBuffer | undefined;
   private seenEpoch = 0;
   /** A close requested while the codec still had messages queued. */
   private pendingClose: { code: number; reason: string } | undefined;
-  /** Why the library closed the connection on its own (reported in onClose when no other). */
-  private closeInfoError: TidewsError | undefined;
   declare private pinged: boolean;
   /** Async handler calls in flight: onMessage promises and message streams not finished. */
   private inFlight = 0;
   /** Messages and streams waiting for a handler slot, in arrival order. */
   private backlog: (Message | MessageStream)[] = NO_BACKLOG;
-  /** Payload bytes of the messages in {@link backlog}. */
-  private backlogBytes = 0;
-  /** Every slot made so far (at most `concurrency`), and the free ones. */
-  private slots: HandlerSlot[] = NO_SLOTS;
-  private freeSlot: HandlerSlot | undefined;
-  /** The message stream whose frames are arriving. */
-  private receiving: MessageStream | undefined;
   /** Its consumer destroyed it: the rest of its frames are dropped. */
   declare private discarding: boolean;
   /** The stream message on the wire, if any (see {@link sendStream}). */
   private activeStream: StreamSender | undefined;
-  /** Sends held back while {@link activeStream} runs, in order, from {@link heldHead}. */
-  private held: HeldSend[] = NO_HELD;
-  private heldHead = 0;
-  /** Bytes of held messages and frames (part of {@link bufferedAmount}). */
-  private heldBytes = 0;
+  /** What only some connections need, made on first use (see connection-extras.ts). */
+  private extras: ConnectionExtras | undefined = undefined;
 
   /** @internal Created by the server or client. */
   constructor(stream: ByteStream, config: ConnectionConfig<S>, params: ConnectionParams = {}) {
@@ -380,7 +329,9 @@ export class Connection<S = Record<string, unknown>>
 
   /** Bytes queued for the peer: in the library and in the stream, not yet flushed. */
   get bufferedAmount(): number {
-    return (this.queue?.bytes ?? 0) + (this.codec?.pendingBytes ?? 0) + this.heldBytes;
+    return (
+      (this.queue?.bytes ?? 0) + (this.codec?.pendingBytes ?? 0) + (this.extras?.heldBytes ?? 0)
+    );
   }
 
   /** True when permessage-deflate was negotiated. */
@@ -698,9 +649,11 @@ export class Connection<S = Record<string, unknown>>
   streamFinished(sender: StreamSender, error: TidewsError | undefined, midMessage: boolean): void {
     if (sender !== this.activeStream) {
       // A queued stream failed (aborted) before its turn: forget it.
-      for (let i = this.heldHead; i < this.held.length; i++) {
-        if (this.held[i]?.stream === sender) {
-          this.held.splice(i, 1);
+      const extras = this.extras;
+      if (extras === undefined) return;
+      for (let i = extras.heldHead; i < extras.held.length; i++) {
+        if (extras.held[i]?.stream === sender) {
+          extras.held.splice(i, 1);
           break;
         }
       }
@@ -711,7 +664,7 @@ export class Connection<S = Record<string, unknown>>
       // RFC 6455 section 5.4: a fragmented message ends with a FIN frame and nothing else may
       // come between its fragments but control frames. A message that cannot be completed
       // leaves one way out: closing the connection (1011), and nothing held can follow it.
-      this.closeInfoError ??= error;
+      this.withExtras().closeError ??= error;
       this.stopStreams("an earlier stream message failed");
       if (this.core.canSend && !this.closed) this.close(CloseCode.Internal, "");
       return;
@@ -742,20 +695,22 @@ export class Connection<S = Record<string, unknown>>
   }
 
   private pushHeld(entry: HeldSend): void {
-    if (this.held === NO_HELD) this.held = [];
-    this.held.push(entry);
-    this.heldBytes += entry.size;
+    const extras = this.withExtras();
+    extras.held.push(entry);
+    extras.heldBytes += entry.size;
   }
 
   /** The stream message is complete: sends what was held back, up to the next stream. */
   private replayHeld(): void {
-    // `this.held` is read on every turn: a send below may fail the connection, and stopStreams
-    // empty the queue, while this loop runs.
-    while (this.activeStream === undefined && this.heldHead < this.held.length) {
-      const entry = this.held[this.heldHead] as HeldSend;
-      this.held[this.heldHead] = undefined as unknown as HeldSend;
-      this.heldHead++;
-      this.heldBytes -= entry.size;
+    const extras = this.extras;
+    if (extras === undefined) return;
+    // `extras.held` is read on every turn: a send below may fail the connection, and
+    // stopStreams empty the queue, while this loop runs.
+    while (this.activeStream === undefined && extras.heldHead < extras.held.length) {
+      const entry = extras.held[extras.heldHead] as HeldSend;
+      extras.held[extras.heldHead] = undefined as unknown as HeldSend;
+      extras.heldHead++;
+      extras.heldBytes -= entry.size;
       if (entry.stream !== undefined) {
         if (entry.stream.done) continue;
         if (!this.core.canSend || this.closed)
@@ -777,9 +732,9 @@ export class Connection<S = Record<string, unknown>>
       }
       this.config.pool.put(payload);
     }
-    if (this.heldHead === this.held.length) {
-      this.held = NO_HELD;
-      this.heldHead = 0;
+    if (extras.heldHead === extras.held.length) {
+      extras.held.length = 0;
+      extras.heldHead = 0;
     }
   }
 
@@ -790,15 +745,20 @@ export class Connection<S = Record<string, unknown>>
    */
   private stopStreams(detail?: string): void {
     const active = this.activeStream;
-    if (active === undefined && this.heldHead === this.held.length) return;
+    const extras = this.extras;
+    const none = extras === undefined || extras.heldHead === extras.held.length;
+    if (active === undefined && none) return;
     // Made only when there is a stream to fail: every close passes here.
     const error = createError("ERR_WS_STREAM_CLOSED", detail);
     this.activeStream = undefined;
     // Detached first: failing a queued stream calls back into streamFinished.
-    const held = this.held.slice(this.heldHead);
-    this.held = NO_HELD;
-    this.heldHead = 0;
-    this.heldBytes = 0;
+    let held: HeldSend[] = [];
+    if (extras !== undefined) {
+      held = extras.held.slice(extras.heldHead);
+      extras.held = [];
+      extras.heldHead = 0;
+      extras.heldBytes = 0;
+    }
     active?.fail(error);
     for (const entry of held) {
       if (entry.payload !== undefined) this.config.pool.put(entry.payload);
@@ -997,7 +957,7 @@ export class Connection<S = Record<string, unknown>>
       this.dispatch(message);
       return true;
     }
-    this.backlogBytes += data.len;
+    this.withExtras().backlogBytes += data.len;
     return this.enqueue(message);
   }
 
@@ -1019,7 +979,7 @@ export class Connection<S = Record<string, unknown>>
     }
     // Queued: it outlives the input.
     message.own();
-    this.backlogBytes += end - start;
+    this.withExtras().backlogBytes += end - start;
     return this.enqueue(message);
   }
 
@@ -1027,7 +987,7 @@ export class Connection<S = Record<string, unknown>>
   onMessageStart(opcode: number): void {
     if (this.config.stats !== undefined) this.config.stats.messagesIn++;
     const stream = new MessageStream(opcode, this);
-    this.receiving = stream;
+    this.withExtras().receiving = stream;
     this.discarding = false;
     if (this.inFlight < this.config.concurrency && this.backlog.length === 0) {
       this.dispatchStream(stream);
@@ -1041,7 +1001,7 @@ export class Connection<S = Record<string, unknown>>
   /** @internal A piece of the streamed message. */
   onMessageChunk(data: Buffer): boolean {
     if (this.config.stats !== undefined) this.config.stats.bytesIn += data.length;
-    const stream = this.receiving;
+    const stream = this.extras?.receiving;
     if (stream === undefined || this.discarding) return true;
     // Destroyed from a "data" listener during the push: no _read will come, do not wait for one.
     if (stream.pushChunk(data) || this.discarding) return true;
@@ -1051,8 +1011,9 @@ export class Connection<S = Record<string, unknown>>
 
   /** @internal The streamed message is complete. */
   onMessageEnd(): boolean {
-    const stream = this.receiving;
-    this.receiving = undefined;
+    const extras = this.withExtras();
+    const stream = extras.receiving;
+    extras.receiving = undefined;
     if (stream !== undefined && !this.discarding) stream.finish();
     this.discarding = false;
     if (!this.overBacklog()) return true;
@@ -1062,8 +1023,9 @@ export class Connection<S = Record<string, unknown>>
 
   /** @internal The connection ended before the streamed message did. */
   onMessageAbort(): void {
-    const stream = this.receiving;
-    this.receiving = undefined;
+    const extras = this.extras;
+    const stream = extras?.receiving;
+    if (extras !== undefined) extras.receiving = undefined;
     this.discarding = false;
     if (stream === undefined || stream.destroyed) return;
     if (!stream.dispatched) {
@@ -1079,12 +1041,12 @@ export class Connection<S = Record<string, unknown>>
 
   /** @internal The consumer of a message stream wants more. */
   streamRead(stream: MessageStream): void {
-    if (stream === this.receiving) this.releaseSinkPause(PAUSE_STREAM);
+    if (stream === this.extras?.receiving) this.releaseSinkPause(PAUSE_STREAM);
   }
 
   /** @internal A message stream was read to its end or destroyed. */
   streamClosed(stream: MessageStream): void {
-    if (stream === this.receiving) {
+    if (stream === this.extras?.receiving) {
       // Destroyed by its consumer before the message ended: drop the rest of its frames.
       this.discarding = true;
       this.releaseSinkPause(PAUSE_STREAM);
@@ -1139,8 +1101,9 @@ export class Connection<S = Record<string, unknown>>
       // to send a Pong frame for only the most recently processed Ping frame". While the stream
       // is full, only the latest pong is kept, and it goes out on drain: a peer that pings
       // without reading cannot pile pongs up here.
-      if (this.deferredPong !== undefined) this.config.pool.put(this.deferredPong);
-      this.deferredPong = frame;
+      const extras = this.withExtras();
+      if (extras.deferredPong !== undefined) this.config.pool.put(extras.deferredPong);
+      extras.deferredPong = frame;
       return;
     }
     this.cork();
@@ -1259,9 +1222,9 @@ export class Connection<S = Record<string, unknown>>
 
   /** @internal The stream drained. */
   handleDrain(): void {
-    const pong = this.deferredPong;
+    const pong = this.extras?.deferredPong;
     if (pong !== undefined) {
-      this.deferredPong = undefined;
+      (this.extras as ConnectionExtras).deferredPong = undefined;
       this.onOutput(pong);
     }
     this.queue?.drain();
@@ -1276,22 +1239,25 @@ export class Connection<S = Record<string, unknown>>
     if (this.closed) return;
     this.closed = true;
     if (this.core.state !== ReadyState.Closed) this.core.abort();
-    if (this.closeTimer !== undefined) clearTimeout(this.closeTimer);
+    const extras = this.extras;
+    if (extras?.closeTimer !== undefined) clearTimeout(extras.closeTimer);
     this.stopStreams();
     this.codec?.close();
     this.queue?.clear();
-    if (this.deferredPong !== undefined) {
-      this.config.pool.put(this.deferredPong);
-      this.deferredPong = undefined;
-    }
-    // In-flight async handlers lose their (unretained) buffers now, as documented on Message.
-    for (const slot of this.slots) {
-      slot.message?.done();
-      slot.message = undefined;
+    if (extras !== undefined) {
+      if (extras.deferredPong !== undefined) {
+        this.config.pool.put(extras.deferredPong);
+        extras.deferredPong = undefined;
+      }
+      // In-flight async handlers lose their (unretained) buffers now, as documented on Message.
+      for (const slot of extras.slots) {
+        slot.message?.done();
+        slot.message = undefined;
+      }
+      extras.backlogBytes = 0;
     }
     const backlog = this.backlog;
     this.backlog = NO_BACKLOG;
-    this.backlogBytes = 0;
     for (const item of backlog) {
       // A waiting stream never reaches a handler: destroyed without an error event.
       if (item instanceof Message) item.release();
@@ -1301,11 +1267,13 @@ export class Connection<S = Record<string, unknown>>
     this.config.heartbeat?.delete(this);
     this.config.topics?.removeAll(this as unknown as Connection<never>);
     let info = this.core.closeInfo;
-    if (info.error === undefined && this.closeInfoError !== undefined) {
+    // Read again: failing the streams above may have recorded why.
+    const closeError = this.extras?.closeError;
+    if (info.error === undefined && closeError !== undefined) {
       // No close frame came back: report the code we closed with, as for other failures.
       const code =
-        info.code === CloseCode.Abnormal ? (this.closeInfoError.closeCode ?? info.code) : info.code;
-      info = { ...info, code, error: this.closeInfoError };
+        info.code === CloseCode.Abnormal ? (closeError.closeCode ?? info.code) : info.code;
+      info = { ...info, code, error: closeError };
     }
     this.config.stats?.recordClose(info.code);
     if (channels.close.hasSubscribers) {
@@ -1392,8 +1360,7 @@ export class Connection<S = Record<string, unknown>>
       this.stopStreams("maxBufferedAmount");
       this.core.close(CloseCode.Policy, "");
       this.armCloseTimer();
-      if (this.closeInfoError === undefined)
-        this.closeInfoError = createError("ERR_WS_BUFFERED_AMOUNT");
+      this.withExtras().closeError ??= createError("ERR_WS_BUFFERED_AMOUNT");
     }
     return false;
   }
@@ -1467,9 +1434,10 @@ export class Connection<S = Record<string, unknown>>
 
   /** A free slot for an async onMessage call; at most `concurrency` are ever made. */
   private takeSlot(): HandlerSlot {
-    const free = this.freeSlot;
+    const extras = this.withExtras();
+    const free = extras.freeSlot;
     if (free !== undefined) {
-      this.freeSlot = free.next;
+      extras.freeSlot = free.next;
       free.next = undefined;
       return free;
     }
@@ -1479,8 +1447,7 @@ export class Connection<S = Record<string, unknown>>
       this.handlerFailed(error);
       this.slotSettled(slot);
     };
-    if (this.slots === NO_SLOTS) this.slots = [];
-    this.slots.push(slot);
+    extras.slots.push(slot);
     return slot;
   }
 
@@ -1489,8 +1456,9 @@ export class Connection<S = Record<string, unknown>>
     const message = slot.message;
     slot.message = undefined;
     message?.done();
-    slot.next = this.freeSlot;
-    this.freeSlot = slot;
+    const extras = this.withExtras();
+    slot.next = extras.freeSlot;
+    extras.freeSlot = slot;
     this.inFlight--;
     this.pump();
   }
@@ -1506,7 +1474,7 @@ export class Connection<S = Record<string, unknown>>
 
   private overBacklog(): boolean {
     return (
-      this.backlogBytes > this.config.maxBacklogBytes ||
+      (this.extras?.backlogBytes ?? 0) > this.config.maxBacklogBytes ||
       this.backlog.length > this.config.maxBacklogMessages
     );
   }
@@ -1516,7 +1484,7 @@ export class Connection<S = Record<string, unknown>>
     while (this.inFlight < this.config.concurrency && this.backlog.length > 0 && !this.closed) {
       const item = this.backlog.shift() as Message | MessageStream;
       if (item instanceof Message) {
-        this.backlogBytes -= item.length;
+        this.withExtras().backlogBytes -= item.length;
         this.dispatch(item);
       } else {
         this.dispatchStream(item);
@@ -1524,7 +1492,7 @@ export class Connection<S = Record<string, unknown>>
     }
     if (
       (this.pauseReasons & PAUSE_BACKLOG) !== 0 &&
-      this.backlogBytes <= this.config.maxBacklogBytes / 2 &&
+      (this.extras?.backlogBytes ?? 0) <= this.config.maxBacklogBytes / 2 &&
       this.backlog.length <= this.config.maxBacklogMessages / 2
     ) {
       this.releaseSinkPause(PAUSE_BACKLOG);
@@ -1618,9 +1586,16 @@ export class Connection<S = Record<string, unknown>>
   }
 
   private armCloseTimer(): void {
-    if (this.closeTimer !== undefined || this.closed) return;
-    this.closeTimer = setTimeout(destroyStream, this.config.closeTimeout, this.stream);
-    this.closeTimer.unref?.();
+    if (this.closed || this.extras?.closeTimer !== undefined) return;
+    const timer = setTimeout(destroyStream, this.config.closeTimeout, this.stream);
+    timer.unref?.();
+    this.withExtras().closeTimer = timer;
+  }
+
+  /** The occasional state, made on first use. */
+  private withExtras(): ConnectionExtras {
+    this.extras ??= new ConnectionExtras();
+    return this.extras;
   }
 }
 
