@@ -207,6 +207,8 @@ export class Upgrader<S = Record<string, unknown>> {
   private readonly flusher = new TickFlusher();
   private readonly refusals = new Map<number, number>();
   private pendingUpgrades = 0;
+  /** The peer address of the last connection, shared with the next from the same peer. */
+  private lastPeer: string | undefined;
   private shuttingDown = false;
   /** The native unmasking function, once loaded (see {@link UpgraderOptions.nativeMask}). */
   private xor: XorRange | undefined;
@@ -571,12 +573,14 @@ export class Upgrader<S = Record<string, unknown>> {
         p.deflateNoContextTakeover ? p.deflateWindowBits : undefined,
       );
     }
+    const remoteAddress = peerAddress(socket, this.lastPeer);
+    this.lastPeer = remoteAddress;
     const conn = new Connection<S>(socket, this.config, {
       codec,
       protocol,
       extensions,
       session,
-      remoteAddress: peerAddress(socket),
+      remoteAddress,
     });
     attachStream(socket, conn, this.reads);
     conn.open(head);

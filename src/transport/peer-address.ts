@@ -8,6 +8,11 @@
  * that is dropped at once. Every other stream (TLS, pipes, an in-memory Duplex), and a socket whose
  * address was already read, goes through `remoteAddress` as before.
  *
+ * The address string itself is about 32 bytes a connection. Behind a proxy or a load balancer,
+ * or from one test client, every connection has the same peer: given the address of the
+ * connection before, {@link peerAddress} answers with that string when they are equal, so that
+ * all of them share one string instead of holding a copy each.
+ *
  * @module
  */
 
@@ -18,14 +23,21 @@ interface PeerStream {
   readonly _handle?: { getpeername?(out: { address?: string }): number } | null;
 }
 
-/** The peer address of `stream` (undefined when it has none, or it is closed). */
-export function peerAddress(stream: object): string | undefined {
+/**
+ * The peer address of `stream` (undefined when it has none, or it is closed).
+ *
+ * @param previous - an address read before (the last connection's): returned instead of an
+ *   equal new string, so that connections from one peer share it
+ */
+export function peerAddress(stream: object, previous?: string): string | undefined {
   const s = stream as PeerStream;
   const handle = s._handle;
+  let address: string | undefined;
   if (s._peername === undefined && typeof handle?.getpeername === "function") {
     const out: { address?: string } = {};
     // 0: success (a libuv status otherwise).
-    if (handle.getpeername(out) === 0 && typeof out.address === "string") return out.address;
+    if (handle.getpeername(out) === 0 && typeof out.address === "string") address = out.address;
   }
-  return s.remoteAddress;
+  address ??= s.remoteAddress;
+  return address === previous ? previous : address;
 }

@@ -43,6 +43,19 @@ describe("peerAddress", () => {
     }
   });
 
+  it("answers with the previous address when it is the same, and with the new one otherwise", async () => {
+    const { accepted, close } = await pair();
+    try {
+      const previous = ["127", "0", "0", "1"].join(".");
+      assert.equal(peerAddress(accepted, previous), previous);
+      assert.equal(peerAddress(accepted, "10.0.0.1"), "127.0.0.1");
+      assert.equal(peerAddress({ remoteAddress: "::1" }, "::1"), "::1");
+      assert.equal(peerAddress(new PassThrough(), "10.0.0.1"), undefined);
+    } finally {
+      close();
+    }
+  });
+
   it("falls back to remoteAddress for other streams and closed sockets", async () => {
     assert.equal(peerAddress(new PassThrough()), undefined);
     assert.equal(peerAddress({ remoteAddress: "::1" }), "::1");
