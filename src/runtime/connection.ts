@@ -171,10 +171,12 @@ export interface ReceiveOptions {
  * Checks the {@link ReceiveOptions} (the server and client call it up front, so that a bad
  * option fails at once rather than at the first connection).
  *
- * @param handler - the handler the options go with: `streamMessages` needs its `onStream`
+ * @param handler - the handler the options go with: it must be an object whose `on*` members
+ *   are functions, and `streamMessages` needs its `onStream`
  * @throws {@link UsageError} `ERR_INVALID_ARGUMENT`
  */
 export function checkReceiveOptions(options: ReceiveOptions, handler: Handler<never>): void {
+  checkHandler(handler);
   integerOption("concurrency", options.concurrency, 1, 1);
   integerOption("maxBacklogBytes", options.maxBacklogBytes, 0, 0);
   integerOption("maxBacklogMessages", options.maxBacklogMessages, 1, 1);
@@ -182,6 +184,34 @@ export function checkReceiveOptions(options: ReceiveOptions, handler: Handler<ne
   const threshold = streamThresholdOf(options.streamMessages);
   if (threshold !== undefined && typeof handler.onStream !== "function") {
     throw createError("ERR_INVALID_ARGUMENT", "streamMessages needs a handler with onStream");
+  }
+}
+
+/** The members of a {@link Handler}, each a function when present. */
+const HANDLER_METHODS = [
+  "onOpen",
+  "onMessage",
+  "onStream",
+  "onClose",
+  "onPing",
+  "onPong",
+  "onError",
+  "onDrain",
+] as const;
+
+/** A handler is an object (a class instance or a literal) of optional `on*` functions. */
+function checkHandler(handler: unknown): void {
+  if (typeof handler !== "object" || handler === null) {
+    throw createError(
+      "ERR_INVALID_ARGUMENT",
+      `the handler must be an object with on* methods (got ${handler === null ? "null" : typeof handler})`,
+    );
+  }
+  for (const name of HANDLER_METHODS) {
+    const fn = (handler as Record<string, unknown>)[name];
+    if (fn !== undefined && typeof fn !== "function") {
+      throw createError("ERR_INVALID_ARGUMENT", `handler.${name} must be a function`);
+    }
   }
 }
 

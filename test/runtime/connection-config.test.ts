@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import WebSocket from "ws";
 import { BufferPool } from "../../src/buffer/buffer-pool.js";
+import { connect } from "../../src/client/connect.js";
 import { isTidewsError } from "../../src/errors.js";
 import { encodeFrame } from "../../src/protocol/frame-encoder.js";
 import { FixedMaskSource } from "../../src/protocol/mask.js";
@@ -72,6 +73,30 @@ describe("ConnectionConfig", () => {
       (e: unknown) => isTidewsError(e, "ERR_INVALID_ARGUMENT"),
       "a client needs a mask source",
     );
+  });
+
+  it("rejects a handler that is not an object of functions, in the server and the client, before any I/O", async () => {
+    const bad: unknown[] = [undefined, null, 5, "onMessage", { onMessage: "echo" }, { onClose: 1 }];
+    for (const handler of bad) {
+      assert.throws(
+        () => createServer(handler as never),
+        (e: unknown) => isTidewsError(e, "ERR_INVALID_ARGUMENT"),
+        String(handler),
+      );
+      // Port 9 (discard) on 127.0.0.1: a dial would fail with ECONNREFUSED, not this code.
+      await assert.rejects(
+        connect("ws://127.0.0.1:9/", handler as never),
+        (e: unknown) => isTidewsError(e, "ERR_INVALID_ARGUMENT"),
+        String(handler),
+      );
+    }
+    // Any object whose on* members are functions (or absent) is a handler, a class instance too.
+    class Echo {
+      onMessage(): void {}
+    }
+    for (const ok of [{}, new Echo(), { onOpen: undefined, other: 1 }]) {
+      createServer(ok as never).close();
+    }
   });
 
   it("streams only with a handler that has onStream", () => {
