@@ -85,7 +85,7 @@ async function main(): Promise<number> {
   const servers = serverList as ServerName[];
   const settings: RunSettings = {
     quick: QUICK,
-    rounds: intFlag("rounds", QUICK ? 1 : 3),
+    rounds: intFlag("rounds", QUICK ? 1 : 5),
     warmupMs: intFlag("warmup", QUICK ? 200 : 1000),
     measureMs: intFlag("ms", QUICK ? 500 : 3000),
     ...(hasFlag("profile") ? { profileDir: PROFILE_DIR } : {}),
