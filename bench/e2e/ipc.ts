@@ -30,6 +30,12 @@ export interface ServerStats {
   readonly heapTotal: number;
   readonly external: number;
   readonly arrayBuffers: number;
+  /**
+   * Resident bytes of V8's young generation. It grows with the allocation rate (a burst of
+   * handshakes) and stays grown, empty, after full collections: memory of the process, not of
+   * the connections it holds.
+   */
+  readonly young?: number;
   /** Open WebSocket connections, as the server counts them. */
   readonly connections: number;
   /** tidews only: the buffer pool's counters. */

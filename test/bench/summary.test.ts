@@ -6,8 +6,9 @@ import type { RunRecord, ScenarioRuns } from "../../bench/e2e/runner.js";
 import { SCENARIOS } from "../../bench/e2e/scenarios.js";
 import { checkTargets, summarizeScenario, targetsTable } from "../../bench/e2e/summary.js";
 
-function stats(rss: number, heapUsed: number): ServerStats {
+function stats(rss: number, heapUsed: number, young?: number): ServerStats {
   return {
+    ...(young !== undefined ? { young } : {}),
     time: 0,
     monoUs: 0,
     cpuUser: 0,
@@ -50,6 +51,24 @@ describe("e2e summary: targets", () => {
     assert.equal(result.verdict, "met", "the median, 5100 against 5000");
     assert.equal(result.rounds, "2/3");
     assert.match(targetsTable([result]), /rounds met[\s\S]*2\/3/);
+  });
+
+  it("reports RSS without the young generation next to RSS, and judges RSS", () => {
+    assert.ok(idle !== undefined);
+    // Both hold 2,500 B per connection; tidews' young generation grew by 2 MB more (2,000 B per
+    // connection of RSS growth that no connection holds).
+    const run = (young: number): RunRecord => ({
+      ...idleRun(0, 0),
+      memoryBaseline: stats(50e6, 5e6, 1e6),
+      memoryLoaded: stats(50e6 + 2500 * 1000 + young, 5e6 + 1000, 1e6 + young),
+    });
+    const summary = summarizeScenario(idle, { tidews: [run(4e6)], raw: [run(2e6)] });
+    assert.equal(summary.servers.tidews?.rssPerConn, 6500);
+    assert.equal(summary.servers.tidews?.heldPerConn, 2500);
+    assert.equal(summary.servers.raw?.heldPerConn, 2500);
+    const [result] = checkTargets([summary]);
+    assert.equal(result?.verdict, "MISSED");
+    assert.equal(result?.value, "1.44x raw");
   });
 
   it("leaves the count empty for a single round", () => {

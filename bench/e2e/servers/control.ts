@@ -7,6 +7,7 @@
  */
 
 import { performance } from "node:perf_hooks";
+import { getHeapSpaceStatistics } from "node:v8";
 import type { ServerCommand, ServerMode, ServerReply, ServerStats } from "../ipc.js";
 
 /** What a server tells {@link serveControl} about itself. */
@@ -36,6 +37,14 @@ function send(message: ServerReply): void {
   process.send?.(message);
 }
 
+/** Resident bytes of V8's young generation (its new space), whatever it holds. */
+function youngResident(): number {
+  for (const space of getHeapSpaceStatistics()) {
+    if (space.space_name === "new_space") return space.physical_space_size;
+  }
+  return 0;
+}
+
 function stats(server: ControlledServer): ServerStats {
   const cpu = process.cpuUsage();
   const mem = process.memoryUsage();
@@ -50,6 +59,7 @@ function stats(server: ControlledServer): ServerStats {
     heapTotal: mem.heapTotal,
     external: mem.external,
     arrayBuffers: mem.arrayBuffers,
+    young: youngResident(),
     connections: server.connections(),
     ...(pool !== undefined ? { pool } : {}),
   };
