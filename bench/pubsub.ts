@@ -64,7 +64,8 @@ class Child<Command, Reply extends { type: string }> {
 
   constructor(script: string, args: readonly string[] = []) {
     const flags = (process.env.TIDEWS_BENCH_NODE_FLAGS ?? "").split(" ").filter((f) => f !== "");
-    const cmd = [process.execPath, ...flags, "--import", "tsx", script, ...args];
+    // --expose-gc: the subscriber node reports its heap after full collections with its stats.
+    const cmd = [process.execPath, "--expose-gc", ...flags, "--import", "tsx", script, ...args];
     // Each side holds one descriptor per subscriber: lift the soft limit to the hard one.
     this.proc = spawn(
       "sh",
@@ -135,6 +136,10 @@ interface Result {
   pacedP99us: number;
   burstP99us: number;
   subscriberNodeRss: number;
+  /** The subscriber node's V8 heap in use, and its resident young generation, at the end. */
+  subscriberNodeHeap: number;
+  subscriberNodeYoung: number;
+  subscriberNodeHeapAfterGc: number;
 }
 
 async function startNode(
@@ -192,6 +197,9 @@ async function measure(
     pacedP99us: paced.p99,
     burstP99us: median(burstP99),
     subscriberNodeRss: stats.rss,
+    subscriberNodeHeap: stats.heapUsed,
+    subscriberNodeYoung: stats.young,
+    subscriberNodeHeapAfterGc: stats.heapAfterGc,
   };
 }
 
@@ -292,6 +300,9 @@ if (json) {
       "p99 paced",
       "p99 in bursts",
       "RSS",
+      "heap",
+      "young gen",
+      "heap after GC",
     ],
     results.map((r) => [
       r.scenario,
@@ -302,6 +313,9 @@ if (json) {
       `${formatNumber(r.pacedP99us / 1000)} ms`,
       `${formatNumber(r.burstP99us / 1000)} ms`,
       `${formatNumber(r.subscriberNodeRss / 2 ** 20)} MiB`,
+      `${formatNumber(r.subscriberNodeHeap / 2 ** 20)} MiB`,
+      `${formatNumber(r.subscriberNodeYoung / 2 ** 20)} MiB`,
+      `${formatNumber(r.subscriberNodeHeapAfterGc / 2 ** 20)} MiB`,
     ]),
   );
   if (redisNote !== undefined) console.log(redisNote);

@@ -22,6 +22,11 @@ export type NodeReply =
   | {
       readonly type: "stats";
       readonly rss: number;
+      /** V8 heap in use, and the resident young generation (which a burst grows and keeps). */
+      readonly heapUsed: number;
+      readonly young: number;
+      /** The heap in use after two full collections (the node runs with `--expose-gc`). */
+      readonly heapAfterGc: number;
       readonly cpuUser: number;
       readonly cpuSystem: number;
     };

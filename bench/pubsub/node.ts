@@ -13,6 +13,7 @@
  * @module
  */
 import { createRequire } from "node:module";
+import { getHeapSpaceStatistics } from "node:v8";
 import { Redis } from "ioredis";
 import { type WebSocket, WebSocketServer } from "ws";
 import { createServer, type Server } from "../../src/index.js";
@@ -151,9 +152,18 @@ process.on("message", (command: NodeCommand) => {
       break;
     case "stats": {
       const cpu = process.cpuUsage();
+      const mem = process.memoryUsage();
+      const young = getHeapSpaceStatistics().find((s) => s.space_name === "new_space");
+      // After the live figures: what the node still holds once garbage is collected.
+      const gc = (globalThis as { gc?: () => void }).gc;
+      gc?.();
+      gc?.();
       reply({
         type: "stats",
-        rss: process.memoryUsage.rss(),
+        rss: mem.rss,
+        heapUsed: mem.heapUsed,
+        young: young?.physical_space_size ?? 0,
+        heapAfterGc: gc === undefined ? Number.NaN : process.memoryUsage().heapUsed,
         cpuUser: cpu.user,
         cpuSystem: cpu.system,
       });
