@@ -1,8 +1,5 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { join } from "node:path";
 import { describe, it } from "node:test";
-import { fileURLToPath } from "node:url";
 import { bucketLow, bucketOf, LatencyHistogram } from "../../bench/e2e/histogram.js";
 import { buildPayloads } from "../../bench/e2e/payloads.js";
 import { SCENARIOS } from "../../bench/e2e/scenarios.js";
@@ -15,8 +12,7 @@ import {
   OP_BINARY,
   OP_TEXT,
 } from "../../bench/e2e/wire.js";
-
-const ROOT = join(fileURLToPath(import.meta.url), "..", "..", "..");
+import { runScript } from "../helpers/run-script.js";
 
 /** Records what a FrameReader reports, payloads gathered per frame. */
 class Recorder implements FrameReaderSink {
@@ -125,31 +121,11 @@ interface QuickDocument {
   targets: { scenario: string; verdict: string }[];
 }
 
-function runQuick(): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      ["--import", "tsx", "bench/index.ts", "--quick", "--json"],
-      { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] },
-    );
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => {
-      stdout += d.toString();
-    });
-    child.stderr.on("data", (d: Buffer) => {
-      stderr += d.toString();
-    });
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
 describe("npm run bench -- --quick", () => {
   it("runs every scenario against every server and every echo checks out", {
     timeout: 600_000,
   }, async () => {
-    const { code, stdout, stderr } = await runQuick();
+    const { code, stdout, stderr } = await runScript("bench/index.ts", ["--quick", "--json"]);
     assert.equal(code, 0, `exit ${code}\n${stderr.slice(-4000)}`);
     const doc = JSON.parse(stdout) as QuickDocument;
     assert.deepEqual(

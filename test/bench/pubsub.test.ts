@@ -1,11 +1,7 @@
 // `npm run bench:pubsub -- --quick`: the harness runs both scenarios and reports every figure.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { join } from "node:path";
 import { describe, it } from "node:test";
-import { fileURLToPath } from "node:url";
-
-const ROOT = join(fileURLToPath(import.meta.url), "..", "..", "..");
+import { runScript } from "../helpers/run-script.js";
 
 interface Row {
   scenario: string;
@@ -17,31 +13,11 @@ interface Row {
   subscriberNodeHeapAfterGc: number;
 }
 
-function runQuick(): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      ["--import", "tsx", "bench/pubsub.ts", "--quick", "--json"],
-      { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] },
-    );
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => {
-      stdout += d.toString();
-    });
-    child.stderr.on("data", (d: Buffer) => {
-      stderr += d.toString();
-    });
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
 describe("npm run bench:pubsub -- --quick", () => {
   it("runs tidews and ws, in one process and over Redis, with rates and memory", {
     timeout: 300_000,
   }, async () => {
-    const { code, stdout, stderr } = await runQuick();
+    const { code, stdout, stderr } = await runScript("bench/pubsub.ts", ["--quick", "--json"]);
     assert.equal(code, 0, `exit ${code}\n${stderr.slice(-4000)}`);
     const doc = JSON.parse(stdout) as { results: Row[]; note: string | null };
     // Without redis-server the Redis rows are left out, with a note saying so.

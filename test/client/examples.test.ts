@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { after, before, describe, it } from "node:test";
+import { runScript, type ScriptRun } from "../helpers/run-script.js";
 
 const root = new URL("../../", import.meta.url);
 
@@ -23,21 +24,8 @@ async function startEcho(args: string[]): Promise<{ child: ChildProcess; port: n
 }
 
 /** Runs an example to its end; resolves with its exit code and output. */
-async function runExample(file: string, args: string[]) {
-  const child = spawn(process.execPath, ["--import", "tsx", `examples/${file}`, ...args], {
-    cwd: root,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (c: Buffer) => {
-    stdout += c.toString();
-  });
-  child.stderr.on("data", (c: Buffer) => {
-    stderr += c.toString();
-  });
-  const [code] = (await once(child, "exit")) as [number];
-  return { code, stdout, stderr };
+function runExample(file: string, args: string[]): Promise<ScriptRun> {
+  return runScript(`examples/${file}`, args);
 }
 
 describe("client examples against `tidews echo`", () => {
