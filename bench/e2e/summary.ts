@@ -350,8 +350,9 @@ function targetInputs(
  */
 function roundsMet(s: ScenarioSummary, target: (typeof TARGETS)[number], noisy: boolean): string {
   const counts = SERVER_NAMES.map((n) => s.runs[n]?.length ?? 0).filter((n) => n > 0);
+  if (counts.length === 0) return "";
   const rounds = Math.min(...counts);
-  if (counts.length === 0 || rounds < 2) return "";
+  if (rounds < 2) return "";
   let met = 0;
   let judged = 0;
   for (let round = 0; round < rounds; round++) {

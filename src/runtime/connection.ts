@@ -1252,9 +1252,10 @@ export class Connection<S = Record<string, unknown>>
 
   /** @internal The stream drained. */
   handleDrain(): void {
-    const pong = this.extras?.deferredPong;
-    if (pong !== undefined) {
-      (this.extras as ConnectionExtras).deferredPong = undefined;
+    const extras = this.extras;
+    const pong = extras?.deferredPong;
+    if (extras !== undefined && pong !== undefined) {
+      extras.deferredPong = undefined;
       this.onOutput(pong);
     }
     this.queue?.drain();
