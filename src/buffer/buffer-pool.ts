@@ -69,6 +69,14 @@ function log2(v: number): number {
   return v < 0x80000000 ? 31 - Math.clz32(v) + (v & (v - 1) ? 0.5 : 0) : Math.log2(v);
 }
 
+/**
+ * The error of a bad `get` argument, built out of line: a template literal in `get` itself cost
+ * a number-to-string conversion on every call (see binaryCeil).
+ */
+function invalidGet(n: number): Error {
+  return createError("ERR_INVALID_ARGUMENT", `get(${n}): n must be a non-negative number`);
+}
+
 function nonNegativeInteger(name: string, v: number): number {
   if (!Number.isInteger(v) || v < 0) {
     throw createError("ERR_INVALID_ARGUMENT", `${name} must be a non-negative integer, got ${v}`);
@@ -149,9 +157,7 @@ export class BufferPool implements Pool {
    * @param n - the bytes the caller needs (a non-negative integer)
    */
   get(n: number): ByteBuffer {
-    if (!(n >= 0)) {
-      throw createError("ERR_INVALID_ARGUMENT", `get(${n}): n must be a non-negative number`);
-    }
+    if (!(n >= 0)) throw invalidGet(n);
     if (n > this.right) {
       this.oversizeGets++;
       return new ByteBuffer(nonNegativeInteger("n", n));
@@ -187,11 +193,10 @@ export class BufferPool implements Pool {
     }
     buf.markReleased(true);
     const cap = buf.cap;
-    const storage = buf.storage;
     // Keep only buffers that own their whole allocation: a view into a larger ArrayBuffer (a
     // wrapped slice, a slab) would keep all of it alive while counting as `cap` bytes.
-    const owned = storage.byteOffset === 0 && storage.buffer.byteLength === cap;
-    const shard = owned && cap >= this.left && cap <= this.right ? this.exactShard(cap) : undefined;
+    const shard =
+      buf.wholeStorage && cap >= this.left && cap <= this.right ? this.exactShard(cap) : undefined;
     if (shard === undefined) {
       this.foreignPuts++;
       return;

@@ -62,6 +62,12 @@ export class ByteBuffer {
    * of two so that a grown buffer still fits a shard when it is put back.
    */
   growToPowerOfTwo = false;
+  /**
+   * @internal The storage is a whole ArrayBuffer of its own (not a view into a larger one): the
+   * pool keeps only such buffers. Tracked here because reading `storage.buffer` is a call into
+   * C++ on every put.
+   */
+  wholeStorage = true;
 
   /**
    * Creates an empty buffer.
@@ -98,6 +104,7 @@ export class ByteBuffer {
       ? buf
       : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
     b.end = buf.byteLength;
+    b.wholeStorage = buf.byteOffset === 0 && buf.buffer.byteLength === buf.byteLength;
     return b;
   }
 
@@ -275,9 +282,7 @@ export class ByteBuffer {
     if (m === 0 && this.off !== 0) {
       this.reset();
     }
-    if (m + n > this.maxSize) {
-      throw createError("ERR_BUFFER_TOO_LARGE", `${m + n} bytes > maxSize ${this.maxSize}`);
-    }
+    if (m + n > this.maxSize) throw overMaxSize(m + n, this.maxSize);
     // Reslice: the bytes fit behind the contents.
     const c = this.storage.length;
     if (n <= c - this.end) {
@@ -287,6 +292,7 @@ export class ByteBuffer {
     }
     if (c === 0 && n <= SMALL_BUFFER_SIZE) {
       this.storage = Buffer.allocUnsafeSlow(SMALL_BUFFER_SIZE);
+      this.wholeStorage = true;
       this.off = 0;
       this.end = n;
       return 0;
@@ -302,12 +308,11 @@ export class ByteBuffer {
         const p = binaryCeil(want);
         if (p <= MAX_BUFFER_LENGTH) want = p;
       }
-      if (want > MAX_BUFFER_LENGTH) {
-        throw createError("ERR_BUFFER_TOO_LARGE", `${want} bytes exceed the largest Buffer`);
-      }
+      if (want > MAX_BUFFER_LENGTH) throw overBufferLimit(want);
       const next = Buffer.allocUnsafeSlow(want);
       this.storage.copy(next, 0, this.off, this.end);
       this.storage = next;
+      this.wholeStorage = true;
     }
     this.off = 0;
     this.end = m + n;
@@ -323,4 +328,15 @@ export class ByteBuffer {
   markReleased(released: boolean): void {
     this.poolState = released ? RELEASED : OWNED;
   }
+}
+
+// The errors of the growth path, built out of line: a template literal in a hot method makes the
+// optimizing compiler convert its numbers to strings on every call, thrown or not.
+
+function overMaxSize(size: number, maxSize: number): Error {
+  return createError("ERR_BUFFER_TOO_LARGE", `${size} bytes > maxSize ${maxSize}`);
+}
+
+function overBufferLimit(size: number): Error {
+  return createError("ERR_BUFFER_TOO_LARGE", `${size} bytes exceed the largest Buffer`);
 }

@@ -1,3 +1,4 @@
+import { Buffer } from "node:buffer";
 import { createReadStream } from "node:fs";
 import type { ByteBuffer } from "../buffer/byte-buffer.js";
 import { createError, createStreamError, isTidewsError, type TidewsError } from "../errors.js";

@@ -11,6 +11,9 @@
  * @module
  */
 
+// Imported rather than the global: Node defines the global `Buffer` as an accessor, which the
+// optimizing compiler does not fold, so each use in a hot function costs a getter call.
+import { Buffer } from "node:buffer";
 import { copyXorRange, rotate, type XorInto, type XorRange, xorRange } from "../protocol/mask.js";
 
 /** Pieces shorter than this stay in TypeScript: the native call costs more than it saves. */

@@ -137,6 +137,17 @@ describe("BufferPool", () => {
     assert.equal(s.drops, 1);
   });
 
+  it("keeps a wrapped view once it has grown into storage of its own", () => {
+    const pool = new BufferPool(64, 4096);
+    const big = Buffer.allocUnsafeSlow(1 << 20);
+    const b = ByteBuffer.wrap(big.subarray(0, 512));
+    b.write(new Uint8Array(512)); // grows to 1024 bytes of its own
+    assert.equal(b.cap, 1024);
+    pool.put(b);
+    assert.equal(pool.stats().idleBuffers, 1);
+    assert.equal(pool.get(1000), b);
+  });
+
   it("counts gets above the largest shard as oversize", () => {
     const pool = new BufferPool(64, 1024);
     pool.get(2000);
