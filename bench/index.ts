@@ -17,19 +17,21 @@
  *   15% of a pinned core (the note column flags noisy runs either way);
  * - `--profile`: run the tidews server under `--cpu-prof` (profiles in
  *   `bench/results/profiles/`; figures of a profiled run are not results);
- * - `--docs`: also copy the charts to `docs/bench/`.
+ * - `--docs`: also copy the charts to `docs/bench/`;
+ * - `--from FILE`: run nothing; print the tables of a JSON document written earlier (`--json`,
+ *   or `bench/results/e2e.json`), judged by this checkout's summary code.
  *
  * Charts and the JSON document are always written to `bench/results/`.
  *
  * @module
  */
 
-import { copyFileSync, mkdirSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { join, relative } from "node:path";
 import { charts } from "./e2e/charts.js";
 import { fileLimits, HAS_TASKSET, ROOT } from "./e2e/processes.js";
-import { PROFILE_DIR, type RunSettings, runScenario } from "./e2e/runner.js";
+import { PROFILE_DIR, type RunSettings, runScenario, type ScenarioRuns } from "./e2e/runner.js";
 import { SCENARIOS, SERVER_NAMES, type ServerName } from "./e2e/scenarios.js";
 import {
   checkTargets,
@@ -63,7 +65,48 @@ function listFlag(name: string): string[] | undefined {
         .filter((s) => s !== "");
 }
 
+/** What a run prints: a header line, then the throughput, memory and targets tables. */
+function printTables(
+  machine: { cpu: string; cores: number; node: string },
+  settings: { rounds: number; measureMs: number },
+  seconds: number,
+  summaries: readonly ScenarioSummary[],
+): void {
+  const targets = checkTargets(summaries);
+  process.stdout.write(
+    `tidews end-to-end benchmark: ${machine.cpu}, ${machine.cores} cores, node ${machine.node}, ` +
+      `${settings.rounds} round(s) of ${settings.measureMs} ms, ${seconds.toFixed(0)} s\n\n`,
+  );
+  if (summaries.some((s) => s.scenario.measure === "throughput"))
+    process.stdout.write(`${throughputTable(summaries)}\n`);
+  if (summaries.some((s) => s.scenario.measure === "memory"))
+    process.stdout.write(`${memoryTable(summaries)}\n`);
+  if (targets.length > 0) process.stdout.write(`${targetsTable(targets)}\n`);
+}
+
+/** `--from FILE`: the tables of a saved document, from its per-round records. */
+function printSaved(file: string): number {
+  const doc = JSON.parse(readFileSync(file, "utf8")) as {
+    machine: { cpu: string; cores: number; node: string };
+    settings: { rounds: number; measureMs: number; seconds: number };
+    scenarios: { name: string; runs: ScenarioRuns }[];
+  };
+  const summaries: ScenarioSummary[] = [];
+  for (const saved of doc.scenarios) {
+    const scenario = SCENARIOS.find((s) => s.name === saved.name);
+    if (scenario === undefined) {
+      process.stderr.write(`--from: skipping unknown scenario ${saved.name}\n`);
+      continue;
+    }
+    summaries.push(summarizeScenario(scenario, saved.runs));
+  }
+  printTables(doc.machine, doc.settings, doc.settings.seconds, summaries);
+  return 0;
+}
+
 async function main(): Promise<number> {
+  const from = flagValue("from");
+  if (from !== undefined) return printSaved(from);
   if (hasFlag("list")) {
     for (const s of SCENARIOS) process.stdout.write(`${s.name.padEnd(18)} ${s.title}\n`);
     return 0;
@@ -150,15 +193,7 @@ async function main(): Promise<number> {
   if (JSON_OUT) {
     process.stdout.write(`${JSON.stringify(document)}\n`);
   } else {
-    process.stdout.write(
-      `tidews end-to-end benchmark: ${machine.cpu}, ${machine.cores} cores, node ${machine.node}, ` +
-        `${settings.rounds} round(s) of ${settings.measureMs} ms, ${seconds.toFixed(0)} s\n\n`,
-    );
-    if (summaries.some((s) => s.scenario.measure === "throughput"))
-      process.stdout.write(`${throughputTable(summaries)}\n`);
-    if (summaries.some((s) => s.scenario.measure === "memory"))
-      process.stdout.write(`${memoryTable(summaries)}\n`);
-    if (targets.length > 0) process.stdout.write(`${targetsTable(targets)}\n`);
+    printTables(machine, settings, seconds, summaries);
     process.stdout.write(
       `charts and JSON: ${relative(process.cwd(), resultsDir) || "."}/ (${Object.keys(files).join(", ")})\n`,
     );

@@ -49,6 +49,13 @@ export interface ServerSummary {
    * processes share the cores, so it still compares servers on a busy machine.
    */
   readonly cpuPerMsg?: number;
+  /**
+   * The user-mode part of {@link cpuPerMsg}, microseconds: the server's own code (JavaScript,
+   * Node's C++, the native unmask). The rest is the kernel's (system calls, the copies of the
+   * bytes, TCP), which moves with the machine's state for every server alike; this part is
+   * what a library can change.
+   */
+  readonly userPerMsg?: number;
   /** Messages per second of server CPU: `1e6 / cpuPerMsg`, what one saturated core would do. */
   readonly capacity?: number;
   readonly serverRss?: number;
@@ -146,6 +153,11 @@ export function summarizeServer(
     if (!r.serverBefore || !r.serverAfter || !r.load || r.load.messages === 0) return undefined;
     return (cpuOf(r.serverBefore, r.serverAfter) / (r.load.messages / seconds(r))) * 1e6;
   });
+  const userPerMsg = medianOf(ok, (r) => {
+    if (!r.serverBefore || !r.serverAfter || !r.load || r.load.messages === 0) return undefined;
+    const user = { ...r.serverAfter, cpuSystem: r.serverBefore.cpuSystem };
+    return (cpuOf(r.serverBefore, user) / (r.load.messages / seconds(r))) * 1e6;
+  });
   const hist = mergedLatency(ok);
   const otherCpu = medianOf(ok, otherCpuOf);
   const poolHit = medianOf(ok, (r) => {
@@ -163,6 +175,7 @@ export function summarizeServer(
     p999: hist.total > 0 ? hist.quantile(0.999) : undefined,
     serverCpu,
     ...(cpuPerMsg !== undefined ? { cpuPerMsg, capacity: 1e6 / cpuPerMsg } : {}),
+    ...(userPerMsg !== undefined ? { userPerMsg } : {}),
     serverRss: medianOf(ok, (r) => r.serverAfter?.rss),
     loadCpu,
     loadBound:
@@ -238,6 +251,7 @@ export function throughputTable(summaries: readonly ScenarioSummary[]): string {
         formatLatency(s.p999),
         pct(s.serverCpu),
         s.cpuPerMsg === undefined ? "" : s.cpuPerMsg.toPrecision(3),
+        s.userPerMsg === undefined ? "" : s.userPerMsg.toPrecision(3),
         s.serverRss === undefined ? "" : formatBytes(s.serverRss),
         pct(s.loadCpu),
         mine ? both(t, servers.ws) : "",
@@ -248,7 +262,8 @@ export function throughputTable(summaries: readonly ScenarioSummary[]): string {
   }
   return formatTable(
     "Throughput (per second: messages, deliveries for broadcast, handshakes for setup; MB = 10^6 B of payload;\n" +
-      "µs/msg = server CPU per message; vs ws / vs ceil = tidews rate ratio / ratio per server CPU-second)",
+      "µs/msg = server CPU per message, usr = its user-mode part (the rest is the kernel's);\n" +
+      "vs ws / vs ceil = tidews rate ratio / ratio per server CPU-second)",
     [
       "scenario",
       "server",
@@ -259,6 +274,7 @@ export function throughputTable(summaries: readonly ScenarioSummary[]): string {
       "p99.9",
       "srv CPU",
       "µs/msg",
+      "usr",
       "srv RSS",
       "load CPU",
       "vs ws",

@@ -4,7 +4,12 @@ import { describe, it } from "node:test";
 import type { ServerStats } from "../../bench/e2e/ipc.js";
 import type { RunRecord, ScenarioRuns } from "../../bench/e2e/runner.js";
 import { SCENARIOS } from "../../bench/e2e/scenarios.js";
-import { checkTargets, summarizeScenario, targetsTable } from "../../bench/e2e/summary.js";
+import {
+  checkTargets,
+  summarizeScenario,
+  targetsTable,
+  throughputTable,
+} from "../../bench/e2e/summary.js";
 
 function stats(rss: number, heapUsed: number, young?: number): ServerStats {
   return {
@@ -77,5 +82,46 @@ describe("e2e summary: targets", () => {
     const [result] = checkTargets([summarizeScenario(idle, runs)]);
     assert.equal(result?.verdict, "MISSED");
     assert.equal(result?.rounds, "");
+  });
+});
+
+/** A throughput run: 3 s, `messages` echoes, the server's CPU split as given (microseconds). */
+function echoRun(round: number, messages: number, user: number, system: number): RunRecord {
+  const before = { ...stats(50e6, 5e6), time: 1000 };
+  const after = { ...before, time: 4000, cpuUser: user, cpuSystem: system };
+  return {
+    round,
+    label: "test",
+    connections: 100,
+    connectMs: 1,
+    extensions: "",
+    errors: 0,
+    serverBefore: before,
+    serverAfter: after,
+    load: {
+      messages,
+      bytes: messages * 1024,
+      elapsedMs: 3000,
+      cpuUser: 0,
+      cpuSystem: 0,
+      latency: [],
+      sent: messages,
+      verified: messages,
+      errors: 0,
+    },
+  };
+}
+
+describe("e2e summary: server CPU", () => {
+  it("splits the CPU per message into its user-mode part and the rest", () => {
+    const echo = SCENARIOS.find((s) => s.name === "echo-1k");
+    assert.ok(echo !== undefined);
+    // 300,000 messages in 3 s on 1.5 s of user and 0.9 s of system time.
+    const summary = summarizeScenario(echo, { tidews: [echoRun(0, 300_000, 1.5e6, 0.9e6)] });
+    const t = summary.servers.tidews;
+    assert.ok(t?.cpuPerMsg !== undefined && t.userPerMsg !== undefined);
+    assert.ok(Math.abs(t.cpuPerMsg - 8) < 1e-9, `${t.cpuPerMsg}`);
+    assert.ok(Math.abs(t.userPerMsg - 5) < 1e-9, `${t.userPerMsg}`);
+    assert.match(throughputTable([summary]), /µs\/msg\s+usr[\s\S]*\s8\.00\s+5\.00\s/);
   });
 });
