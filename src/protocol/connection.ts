@@ -187,7 +187,11 @@ export class ProtocolConnection implements FrameSink {
   /** The shared settings (see {@link ProtocolConfig}). */
   private readonly config: ProtocolConfig;
   private readonly sink: ProtocolSink;
-  private readonly parser: FrameParser;
+  /**
+   * Made with the first bytes from the peer: a connection that only listens (a push or feed
+   * client, which never sends unless pinged) holds none.
+   */
+  private parser: FrameParser | undefined = undefined;
   /** Validates text that arrives in pieces; made for the first text message. */
   private validator: Utf8Validator | undefined = undefined;
 
@@ -236,12 +240,17 @@ export class ProtocolConnection implements FrameSink {
     this.sink = sink;
     // RFC 6455 section 5.3: a client masks every frame it sends; a server never does.
     this.maskKey = this.config.mask === null ? null : Buffer.alloc(4);
-    this.parser = new FrameParser(this, {
+  }
+
+  /** The frame parser, made on first use (see {@link parser}). */
+  private frameParser(): FrameParser {
+    this.parser ??= new FrameParser(this, {
       role: this.config.role,
       allowRsv1: this.config.compression,
       xor: this.config.xorInPlace,
-      wholeMax: wholeMessageMax(this.config, sink),
+      wholeMax: wholeMessageMax(this.config, this.sink),
     });
+    return this.parser;
   }
 
   /** The streaming UTF-8 validator, made on first use: an idle connection holds none. */
@@ -266,7 +275,9 @@ export class ProtocolConnection implements FrameSink {
    * call either way (a streamed message's pieces included: the sink copies what it keeps).
    */
   receive(chunk: Buffer, transient = false): void {
-    this.parser.receive(chunk, transient);
+    if (this.parser !== undefined) this.parser.receive(chunk, transient);
+    // Closed before the first byte: ignored, as a stopped parser ignores it.
+    else if (this.state !== ReadyState.Closed) this.frameParser().receive(chunk, transient);
   }
 
   /**
@@ -274,7 +285,7 @@ export class ProtocolConnection implements FrameSink {
    * (1006, RFC 6455 section 7.1.5).
    */
   receiveEof(): void {
-    this.parser.stop();
+    this.parser?.stop();
     if (!this.closeReceived && this.failure === undefined) {
       this.failure = createError("ERR_WS_UNEXPECTED_EOF");
     }
@@ -288,7 +299,7 @@ export class ProtocolConnection implements FrameSink {
    * pause (input is queued meanwhile).
    */
   get paused(): boolean {
-    return this.parser.paused;
+    return this.parser?.paused ?? false;
   }
 
   /** True while the pause the sink asked for (a `false` return) lasts. */
@@ -304,12 +315,12 @@ export class ProtocolConnection implements FrameSink {
   resumeSink(): void {
     if (!this.sinkPaused) return;
     this.sinkPaused = false;
-    if (this.state !== ReadyState.Closed) this.parser.resume();
+    if (this.state !== ReadyState.Closed) this.parser?.resume();
   }
 
   /** Bytes received but not parsed yet because a compressed message is being inflated. */
   get bufferedInput(): number {
-    return this.parser.bufferedBytes;
+    return this.parser?.bufferedBytes ?? 0;
   }
 
   /** True once the close handshake completed or the connection failed: end the stream. */
@@ -362,11 +373,11 @@ export class ProtocolConnection implements FrameSink {
     // The sink may have failed the connection during the call.
     if (!more && (this.state as ReadyStateValue) !== ReadyState.Closed) {
       this.sinkPaused = true;
-      this.parser.pause();
+      this.parser?.pause();
     }
     if (this.awaitingInflate) {
       this.awaitingInflate = false;
-      if (!this.sinkPaused) this.parser.resume();
+      if (!this.sinkPaused) this.parser?.resume();
     }
   }
 
@@ -855,7 +866,7 @@ export class ProtocolConnection implements FrameSink {
   fail(error: TidewsError): void {
     if (this.state === ReadyState.Closed) return;
     this.failure ??= error;
-    this.parser.stop();
+    this.parser?.stop();
     this.releaseMessage();
     const code = error.closeCode;
     if (!this.closeSent && code !== undefined && isValidCloseCode(code)) {
@@ -870,7 +881,7 @@ export class ProtocolConnection implements FrameSink {
    */
   abort(error?: TidewsError): void {
     if (error !== undefined) this.failure ??= error;
-    this.parser.stop();
+    this.parser?.stop();
     this.releaseMessage();
     this.state = ReadyState.Closed;
     this.ended = true;
@@ -888,7 +899,7 @@ export class ProtocolConnection implements FrameSink {
     this.peerCode = parsed.code;
     this.peerReason = parsed.reason;
     // RFC 6455 section 1.4 / 5.5.1: after a close frame, nothing more is read.
-    this.parser.stop();
+    this.parser?.stop();
     this.releaseMessage();
     this.sink.onPeerClose(parsed.code, parsed.reason);
     if (!this.closeSent) {

@@ -32,6 +32,12 @@ const MARKER = Buffer.alloc(0);
 /**
  * A corked burst hands the stream frames while it has written fewer bytes than this (the echo of
  * one 64 KiB read goes whole); the rest waits in the pending line.
+ *
+ * The pending line is emptied on the stream's `drain`, and only the cork makes sure one comes:
+ * corked, the burst's bytes count against the high-water mark before anything is written, so
+ * Node owes a `drain`. An uncorked write that the kernel takes at once returns true and owes none,
+ * whatever its size (a 60 KiB write to a TCP socket does), and frames parked behind it would wait
+ * for the peer's next message.
  */
 const BURST_MAX = 64 * 1024;
 

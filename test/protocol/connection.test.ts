@@ -4,7 +4,7 @@ import { describe, it } from "node:test";
 import fc from "fast-check";
 import { BufferPool } from "../../src/buffer/buffer-pool.js";
 import type { ByteBuffer } from "../../src/buffer/byte-buffer.js";
-import type { TidewsError } from "../../src/errors.js";
+import { createError, type TidewsError } from "../../src/errors.js";
 import {
   ProtocolConnection,
   type ProtocolOptions,
@@ -221,6 +221,29 @@ describe("ProtocolConnection (server role)", () => {
     conn.receive(Buffer.concat([clientFrame(8, closePayload(1000)), clientFrame(1, "late")]));
     conn.receive(clientFrame(1, "later"));
     assert.equal(sink.events.filter((e) => e.kind === "message").length, 0);
+  });
+
+  it("holds no frame parser until the peer sends a byte", () => {
+    const { conn, sink } = server();
+    const parserOf = () => (conn as unknown as { parser: unknown }).parser;
+    conn.send(2, Buffer.from([1, 2, 3])); // sending needs none
+    assert.equal(parserOf(), undefined);
+    assert.equal(conn.paused, false);
+    assert.equal(conn.bufferedInput, 0);
+    conn.receive(clientFrame(1, "first"));
+    assert.notEqual(parserOf(), undefined);
+    assert.equal(sink.events.filter((e) => e.kind === "message").length, 1);
+  });
+
+  it("ignores data that comes after a failure before the first byte", () => {
+    const { conn, sink } = server();
+    conn.abort();
+    conn.receive(clientFrame(1, "late"));
+    assert.equal(sink.events.filter((e) => e.kind === "message").length, 0);
+    const failed = server();
+    failed.conn.fail(createError("ERR_WS_INVALID_OPCODE"));
+    failed.conn.receive(clientFrame(1, "late"));
+    assert.equal(failed.sink.events.filter((e) => e.kind === "message").length, 0);
   });
 
   it("runs the close handshake it starts", () => {

@@ -23,7 +23,7 @@ import { RecordingStream } from "./recording-stream.js";
 interface Internals {
   config: ConnectionConfig;
   queue: unknown;
-  core: { config: ProtocolConfig; validator: unknown; parser: { queue: unknown[] } };
+  core: { config: ProtocolConfig; validator: unknown; parser: { queue: unknown[] } | undefined };
 }
 const internals = (conn: Connection): Internals => conn as unknown as Internals;
 
@@ -155,9 +155,10 @@ describe("what an idle connection holds", () => {
     const inside = internals(conn);
     assert.equal(inside.queue, undefined, "no write queue before the first send");
     assert.equal(inside.core.validator, undefined, "no validator before the first text");
-    const idleQueue = inside.core.parser.queue;
-    assert.ok(Object.isFrozen(idleQueue), "the parser's input queue is the shared empty one");
+    assert.equal(inside.core.parser, undefined, "no frame parser before the first byte");
     conn.handleData(masked(pool, 2, "bin"));
+    const idleQueue = internals(conn).core.parser?.queue;
+    assert.ok(Object.isFrozen(idleQueue), "the parser's input queue is the shared empty one");
     assert.notEqual(inside.queue, undefined, "made by the echo");
     assert.equal(inside.core.validator, undefined, "binary needs no validator");
     conn.handleData(masked(pool, 1, "text"));
