@@ -69,6 +69,40 @@ describe("native unmasking (bufferutil)", () => {
     );
   });
 
+  it("unmasks the pieces of one chunk, then of another, each from its own bytes", async () => {
+    const native = await loadNativeXor();
+    const into = native?.into;
+    assert.ok(native && into);
+    // Two chunks at different offsets into different allocations, as two reads give them; the
+    // pieces alternate between them, the way the parser hands over messages.
+    const make = (fill: number, shift: number) => {
+      const backing = Buffer.alloc(8192 + shift, fill);
+      for (let i = 0; i < backing.length; i++) backing[i] = (fill + i * 7) & 0xff;
+      return backing.subarray(shift, shift + 8192);
+    };
+    const a = make(1, 3);
+    const b = make(2, 5);
+    const pieces: [Buffer, number, number][] = [
+      [a, 0, 1000],
+      [a, 1000, 3000],
+      [b, 0, 2048],
+      [a, 3000, 8192],
+      [b, 2048, 8192],
+    ];
+    for (const [chunk, start, end] of pieces) {
+      const expected = Buffer.alloc(end - start);
+      copyXorRange(chunk, start, end, expected, 0, 0x12345678, 1);
+      const dst = Buffer.alloc(end - start);
+      into(chunk, start, end, dst, 0, 0x12345678, 1);
+      assert.deepEqual(dst, expected, `into ${start}..${end}`);
+      const inPlace = Buffer.from(chunk.subarray(start, end));
+      const copy = Buffer.from(chunk);
+      native(copy, start, end, 0x12345678, 1);
+      xorRange(inPlace, 0, inPlace.length, 0x12345678, 1);
+      assert.deepEqual(copy.subarray(start, end), inPlace, `in place ${start}..${end}`);
+    }
+  });
+
   it("leaves short pieces to the TypeScript loop", () => {
     let calls = 0;
     const xor = nativeXor({
