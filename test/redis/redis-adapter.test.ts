@@ -30,6 +30,12 @@ interface TidewsNode {
   nextClose(): Promise<void>;
 }
 
+/** Resolves once the adapter's publishing connection is not ready (a look at its internals). */
+function publisherDown(adapter: RedisAdapter): Promise<unknown> {
+  const pub = (adapter as unknown as { pub: Redis }).pub;
+  return pub.status === "ready" ? once(pub, "close") : Promise.resolve();
+}
+
 /** A ws client that records its messages (binary ones as `bin:` + hex). */
 class Client {
   readonly messages: string[] = [];
@@ -249,6 +255,10 @@ describe(`RedisAdapter with redis-server ${version ?? "(missing)"}`, gate(missin
     const down = three.map((n) => n.status(false));
     await redis.stop();
     await Promise.all(down);
+    // The status turns false with the first of a node's two connections to close; its
+    // publishing connection may still be on its way down (its close event not handled yet), and
+    // a publish would then still be handed to it. Wait for it too.
+    await Promise.all(three.map((n) => publisherDown(n.adapter)));
     // During the outage: local subscribers still get their node's publishes; the others do not,
     // and the publish is counted as dropped (at most once, not queued).
     const n0 = three[0] as TidewsNode;
