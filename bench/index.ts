@@ -71,8 +71,8 @@ function printTables(
   settings: { rounds: number; measureMs: number },
   seconds: number,
   summaries: readonly ScenarioSummary[],
+  targets: ReturnType<typeof checkTargets>,
 ): void {
-  const targets = checkTargets(summaries);
   process.stdout.write(
     `tidews end-to-end benchmark: ${machine.cpu}, ${machine.cores} cores, node ${machine.node}, ` +
       `${settings.rounds} round(s) of ${settings.measureMs} ms, ${seconds.toFixed(0)} s\n\n`,
@@ -100,7 +100,8 @@ function printSaved(file: string): number {
     }
     summaries.push(summarizeScenario(scenario, saved.runs));
   }
-  printTables(doc.machine, doc.settings, doc.settings.seconds, summaries);
+  const targets = checkTargets(summaries);
+  printTables(doc.machine, doc.settings, doc.settings.seconds, summaries, targets);
   return 0;
 }
 
@@ -193,7 +194,7 @@ async function main(): Promise<number> {
   if (JSON_OUT) {
     process.stdout.write(`${JSON.stringify(document)}\n`);
   } else {
-    printTables(machine, settings, seconds, summaries);
+    printTables(machine, settings, seconds, summaries, targets);
     process.stdout.write(
       `charts and JSON: ${relative(process.cwd(), resultsDir) || "."}/ (${Object.keys(files).join(", ")})\n`,
     );

@@ -89,12 +89,20 @@ export interface ScenarioSummary {
   readonly runs: ScenarioRuns;
 }
 
-/** The server's CPU use between two of its stats, as a share of one core (of its own clock). */
-function cpuOf(
-  before: { cpuUser: number; cpuSystem: number; time: number },
-  after: typeof before,
-): number {
-  const us = after.cpuUser + after.cpuSystem - before.cpuUser - before.cpuSystem;
+/** The CPU times of a server's stats. */
+interface CpuStats {
+  readonly cpuUser: number;
+  readonly cpuSystem: number;
+  readonly time: number;
+}
+
+/**
+ * The server's CPU use between two of its stats, as a share of one core (of its own clock):
+ * user and system time, or user time alone with `userOnly`.
+ */
+function cpuOf(before: CpuStats, after: CpuStats, userOnly = false): number {
+  let us = after.cpuUser - before.cpuUser;
+  if (!userOnly) us += after.cpuSystem - before.cpuSystem;
   return after.time > before.time ? us / 1000 / (after.time - before.time) : Number.NaN;
 }
 
@@ -149,15 +157,15 @@ export function summarizeServer(
   const loadCpu = medianOf(ok, (r) =>
     r.load ? (r.load.cpuUser + r.load.cpuSystem) / 1e6 / seconds(r) : undefined,
   );
-  const cpuPerMsg = medianOf(ok, (r) => {
-    if (!r.serverBefore || !r.serverAfter || !r.load || r.load.messages === 0) return undefined;
-    return (cpuOf(r.serverBefore, r.serverAfter) / (r.load.messages / seconds(r))) * 1e6;
-  });
-  const userPerMsg = medianOf(ok, (r) => {
-    if (!r.serverBefore || !r.serverAfter || !r.load || r.load.messages === 0) return undefined;
-    const user = { ...r.serverAfter, cpuSystem: r.serverBefore.cpuSystem };
-    return (cpuOf(r.serverBefore, user) / (r.load.messages / seconds(r))) * 1e6;
-  });
+  // Server CPU microseconds per message: its share of a core over the load's message rate.
+  const perMessage = (userOnly: boolean) =>
+    medianOf(ok, (r) => {
+      if (!r.serverBefore || !r.serverAfter || !r.load || r.load.messages === 0) return undefined;
+      const share = cpuOf(r.serverBefore, r.serverAfter, userOnly);
+      return (share / (r.load.messages / seconds(r))) * 1e6;
+    });
+  const cpuPerMsg = perMessage(false);
+  const userPerMsg = perMessage(true);
   const hist = mergedLatency(ok);
   const otherCpu = medianOf(ok, otherCpuOf);
   const poolHit = medianOf(ok, (r) => {
