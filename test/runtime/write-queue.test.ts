@@ -136,14 +136,62 @@ describe("WriteQueue: quiet writes (TCP sockets)", () => {
     assert.equal(queue.bytes, 0);
   });
 
-  it("writes large frames and bursts with a callback: a marker would be a system call of its own", () => {
+  it("releases a large frame still on its way on the drain Node owes, with no marker", () => {
     const { pool, stream, queue } = quietSetup();
-    queue.push(frame(pool, "L".repeat(16 * 1024 + 1)), false);
+    stream.needDrainOver = 16 * 1024;
+    stream.stalled = true;
+    const big = "L".repeat(16 * 1024 + 1);
+    queue.push(frame(pool, big), false);
     queue.flushBatch();
-    assert.equal(stream.quietWrites, 0);
-    assert.equal(stream.callbacks.length, 1);
+    assert.equal(stream.quietWrites, 1, "no callback");
+    assert.equal(stream.markers, 0, "no marker: the drain is owed");
+    assert.equal(pool.stats().puts, 0, "held while the socket has the bytes");
+    assert.equal(queue.bytes, big.length);
+    // A drain while bytes are still held (written after it was due) and another one owed.
+    stream.writableLength = 10;
+    queue.drain();
+    assert.equal(pool.stats().puts, 0, "not out yet");
+    assert.equal(stream.markers, 0);
+    stream.writableLength = 0;
+    stream.writableNeedDrain = false;
+    queue.drain();
+    assert.equal(pool.stats().puts, 1, "out: released by the drain");
+    assert.equal(queue.bytes, 0);
+    queue.drain();
+    assert.equal(pool.stats().puts, 1, "released once");
+  });
+
+  it("falls back to a marker when a drain comes with bytes held and no other owed", () => {
+    const { pool, stream, queue } = quietSetup();
+    stream.needDrainOver = 16 * 1024;
+    stream.stalled = true;
+    queue.push(frame(pool, "M".repeat(20_000)), false);
+    queue.flushBatch();
+    assert.equal(stream.markers, 0);
+    stream.writableLength = 100;
+    stream.writableNeedDrain = false;
+    queue.drain();
+    assert.equal(stream.markers, 1, "a marker reports the rest");
+    assert.equal(pool.stats().puts, 0);
     stream.completeAll();
     assert.equal(pool.stats().puts, 1);
+  });
+
+  it("releases frames that waited for a drain when the stream is gone", () => {
+    const { pool, stream, queue } = quietSetup();
+    stream.needDrainOver = 16 * 1024;
+    stream.stalled = true;
+    queue.push(frame(pool, "G".repeat(20_000)), false);
+    queue.push(frame(pool, "H".repeat(20_000)), false);
+    queue.flushBatch();
+    assert.equal(stream.markers, 0);
+    assert.equal(stream.callbacks.length, 0);
+    queue.clear();
+    assert.equal(pool.stats().puts, 2);
+    assert.equal(queue.bytes, 0);
+    stream.writableLength = 0;
+    queue.drain();
+    assert.equal(pool.stats().puts, 2, "nothing released twice");
   });
 
   it("releases in order across quiet and callback writes", () => {

@@ -372,6 +372,46 @@ describe("backpressure", () => {
     socket.destroy();
   });
 
+  it("gives a large frame the kernel did not take whole back to the pool on the socket's drain", async () => {
+    let conn: Connection | undefined;
+    const { server, port } = await start({
+      onOpen(c) {
+        conn = c;
+      },
+    });
+    const { socket, rest } = await rawConnect(port);
+    socket.pause();
+    while (conn === undefined) await new Promise((r) => setImmediate(r));
+    const c = conn;
+    // One 48 KiB message per tick, until one stays with the socket: it was written without a
+    // callback (nothing was on its way before it), so only the drain can release it.
+    const chunk = Buffer.alloc(48 * 1024, 5);
+    let sent = 0;
+    while (c.bufferedAmount === 0) {
+      assert.ok(sent < 2000, "the socket never filled");
+      c.send(chunk);
+      sent++;
+      await new Promise((r) => setImmediate(r));
+    }
+    const held = server.pool.stats();
+    assert.ok(held.gets > held.puts, "the frame on its way is held");
+    const frameBytes = 4 + chunk.length;
+    let received = rest.length;
+    socket.on("data", (d: Buffer) => {
+      received += d.length;
+    });
+    socket.resume();
+    while (received < sent * frameBytes) await new Promise((r) => setImmediate(r));
+    // Node emits drain once the kernel took the last byte; the frame goes back then.
+    for (;;) {
+      const s = server.pool.stats();
+      if (s.gets === s.puts && c.bufferedAmount === 0) break;
+      await new Promise((r) => setImmediate(r));
+    }
+    assert.equal(c.readyState, 1, "released while the connection is open, not by its close");
+    socket.destroy();
+  });
+
   it("'close' closes with 1008 and destroys the socket when the close frame cannot get out", async () => {
     let slow: Connection | undefined;
     let info: { code: number; error?: { code: string } } | undefined;
