@@ -48,6 +48,15 @@ const NO_FRAMES: OutgoingFrame[] = Object.freeze([]) as unknown as OutgoingFrame
 /** The same for the list of write callbacks to come. */
 const NO_POINTS: number[] = Object.freeze([]) as unknown as number[];
 
+/**
+ * A list's first storage: room for four entries, which an echo or a relay rarely passes. The
+ * lists keep their storage (see the fields), and an empty array literal would get 17 slots at
+ * its first push.
+ */
+function frameList(): OutgoingFrame[] {
+  return [undefined, undefined, undefined, undefined] as unknown as OutgoingFrame[];
+}
+
 function bytesOf(frame: OutgoingFrame): Buffer {
   return frame instanceof ByteBuffer ? frame.bytes() : frame.view;
 }
@@ -186,7 +195,7 @@ export class WriteQueue {
 
   /** Appends `frame` to this tick's list. */
   private addToTick(frame: OutgoingFrame): void {
-    if (this.tick === NO_FRAMES) this.tick = [];
+    if (this.tick === NO_FRAMES) this.tick = frameList();
     this.tick[this.tickCount++] = frame;
     this.tickBytes += frame.len;
   }
@@ -453,7 +462,7 @@ export class WriteQueue {
   }
 
   private addPoint(): void {
-    if (this.points === NO_POINTS) this.points = [];
+    if (this.points === NO_POINTS) this.points = [0, 0, 0, 0];
     this.points[this.pointsTail++] = this.handed;
   }
 
@@ -517,7 +526,7 @@ export class WriteQueue {
 
   /** Puts `frame` at the end of the in-flight list. */
   private track(frame: OutgoingFrame): void {
-    if (this.inflight === NO_FRAMES) this.inflight = [];
+    if (this.inflight === NO_FRAMES) this.inflight = frameList();
     this.inflight[this.inflightTail++] = frame;
     this.inflightBytes += frame.len;
   }
