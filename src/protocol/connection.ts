@@ -52,7 +52,10 @@ const MAX_RESERVE = 256 * 1024;
  * their payload, so the application can send them on as a frame built in place (no copy).
  */
 export const HEADROOM_MIN = 16 * 1024;
-/** Payloads up to this size may be built straight into the sink's batch (see frameRoom). */
+/**
+ * Payloads up to this size may be built straight into the sink's batch (see frameRoom); larger
+ * byte payloads only into room the sink has already.
+ */
 const APPEND_MAX = 4096;
 
 /** Options of a {@link ProtocolConnection}. */
@@ -119,9 +122,10 @@ export interface ProtocolSink {
   /**
    * Optional: a buffer with at least `size` free bytes at its end, where the core may append one
    * whole small data frame (the sink's batch of this tick), or undefined for the usual
-   * {@link onOutput}. After appending, the core calls {@link onOutputAppended}.
+   * {@link onOutput}. With `existing`, only room the sink has without taking a new buffer (the
+   * core asks so for larger frames). After appending, the core calls {@link onOutputAppended}.
    */
-  frameRoom?(size: number): ByteBuffer | undefined;
+  frameRoom?(size: number, existing?: boolean): ByteBuffer | undefined;
   /** Optional: `size` bytes of frame were appended to the buffer {@link frameRoom} gave. */
   onOutputAppended?(size: number): void;
   /** The peer's close frame arrived (the reply, if any, follows through onOutput). */
@@ -733,19 +737,20 @@ export class ProtocolConnection implements FrameSink {
     key = 0,
   ): boolean {
     let n: number;
+    let existing = false;
     if (typeof payload === "string") {
       // UTF-8 takes at most 3 bytes per UTF-16 unit: only measure strings that may fit.
       if (payload.length > APPEND_MAX) return false;
       n = payload.length === 0 ? 0 : Buffer.byteLength(payload, "utf8");
+      if (n > APPEND_MAX) return false;
     } else {
       n = (end < 0 ? payload.byteLength : end) - start;
+      existing = n > APPEND_MAX;
     }
-    if (n > APPEND_MAX) return false;
     const size = frameSize(n, this.config.mask !== null);
-    const buf = (this.sink.frameRoom as (size: number) => ByteBuffer | undefined).call(
-      this.sink,
-      size,
-    );
+    const buf = (
+      this.sink.frameRoom as (size: number, existing: boolean) => ByteBuffer | undefined
+    ).call(this.sink, size, existing);
     if (buf === undefined) return false;
     if (typeof payload === "string") appendFrame(buf, op, payload, n, fin, rsv1, this.config.mask);
     else {

@@ -1145,10 +1145,10 @@ export class Connection<S = Record<string, unknown>>
     this.writes().push(frame, opcode === Opcode.Ping || opcode === Opcode.Pong);
   }
 
-  /** @internal The core builds a small frame straight into this tick's batch. */
-  frameRoom(size: number): ByteBuffer | undefined {
+  /** @internal The core builds a frame straight into this tick's batch. */
+  frameRoom(size: number, existing?: boolean): ByteBuffer | undefined {
     if (this.closed || this.streamEnded) return undefined;
-    return this.writes().room(size);
+    return existing === true ? this.writes().existingRoom(size) : this.writes().room(size);
   }
 
   /** @internal */

@@ -211,6 +211,34 @@ export class WriteQueue {
   }
 
   /**
+   * Room for a frame of `size` bytes that needs no new buffer, or undefined: the batch's, or
+   * else the free end of the held frame or of the tick's last frame (an owned one), which then
+   * becomes the batch. A message sent on in its own buffer usually has room after it (the pool
+   * rounds up to a power of two): what follows it in the tick then goes out in the same buffer,
+   * one plain write instead of a corked burst of two.
+   */
+  existingRoom(size: number): ByteBuffer | undefined {
+    const batch = this.batch;
+    if (batch !== undefined) return batch.available >= size ? batch : undefined;
+    const held = this.held;
+    if (held !== undefined) {
+      if (held.available < size) return undefined;
+      this.held = undefined;
+      this.batch = held;
+      return held;
+    }
+    const n = this.tickCount;
+    if (n === 0) return undefined;
+    const last = this.tick[n - 1];
+    if (!(last instanceof ByteBuffer) || last.available < size) return undefined;
+    this.tick[n - 1] = undefined as unknown as OutgoingFrame;
+    this.tickCount = n - 1;
+    this.tickBytes -= last.len;
+    this.batch = last;
+    return last;
+  }
+
+  /**
    * The batch of this tick, with at least `size` bytes free at its end, for a frame built in
    * place (the caller appends it and moves `end`). A held frame moves into the batch first, so
    * the order stays that of the calls.
@@ -218,6 +246,8 @@ export class WriteQueue {
   room(size: number): ByteBuffer {
     let batch = this.batch;
     if (batch === undefined) {
+      const found = this.existingRoom(size);
+      if (found !== undefined) return found;
       // Just what is needed (the pool rounds up to a power of two), doubling as the tick goes
       // on: with thousands of connections each holding a batch in flight, the size is memory.
       // An echo of the chunk being parsed needs about its size (see expect()): one batch then
@@ -318,10 +348,15 @@ export class WriteQueue {
     }
   }
 
-  /** The first small frame of a tick is held as it is; the next ones go into the batch. */
+  /**
+   * The first small frame of a tick goes into the free end of the frame before it, or is held
+   * as it is; the next ones go into the batch.
+   */
   private coalesce(frame: ByteBuffer): void {
     if (this.held === undefined && this.batch === undefined) {
-      this.held = frame;
+      const into = this.existingRoom(frame.len);
+      if (into === undefined) this.held = frame;
+      else this.append(into, frame);
       return;
     }
     this.append(this.room(frame.len), frame);

@@ -4,6 +4,7 @@ import { describe, it } from "node:test";
 import WebSocket from "ws";
 import type { Message } from "../../src/runtime/message.js";
 import { createServer } from "../../src/server/server.js";
+import { maskedFrame, rawConnect } from "../helpers/raw-client.js";
 
 /** An echo server whose handler forwards each message with `conn.send(message)`. */
 async function forwardingServer(options: { perMessageDeflate?: boolean } = {}) {
@@ -112,6 +113,53 @@ describe("conn.send(message): forwarding a received message", () => {
       // A copied echo would take a frame buffer (encodeFrame) for each.
       assert.deepEqual(deltas, [0, 0, 0, 0]);
     } finally {
+      await server.close(1000);
+    }
+  });
+
+  it("builds the echo of a mid-size message into the room after the large one before it", async () => {
+    const deltas: number[] = [];
+    const server = createServer({
+      onMessage(conn, message: Message) {
+        const before = server.pool.stats().gets;
+        conn.send(message);
+        deltas.push(server.pool.stats().gets - before);
+      },
+    });
+    const { port } = await server.listen(0, "127.0.0.1");
+    const { socket, rest } = await rawConnect(port);
+    try {
+      const large = Buffer.alloc(20_000, 3); // echoed in place, from a 32 KiB pool buffer
+      const mid = Buffer.alloc(6_000, 4); // over the batch's 4 KiB, whole in the read
+      const chunks: Buffer[] = [rest];
+      let have = rest.length;
+      const want = 4 + large.length + 4 + mid.length;
+      const done = new Promise<void>((resolve) => {
+        socket.on("data", (d: Buffer) => {
+          chunks.push(d);
+          have += d.length;
+          if (have >= want) resolve();
+        });
+      });
+      socket.write(Buffer.concat([maskedFrame(2, large), maskedFrame(2, mid)]));
+      await done;
+      const out = Buffer.concat(chunks);
+      assert.equal(out.length, want);
+      assert.deepEqual(
+        [...out.subarray(0, 4)],
+        [0x82, 126, large.length >> 8, large.length & 0xff],
+      );
+      assert.ok(out.subarray(4, 4 + large.length).equals(large), "the large echo");
+      const at = 4 + large.length;
+      assert.deepEqual(
+        [...out.subarray(at, at + 4)],
+        [0x82, 126, mid.length >> 8, mid.length & 0xff],
+      );
+      assert.ok(out.subarray(at + 4).equals(mid), "the mid-size echo");
+      // Its own frame would be a buffer from the pool; in the room it takes none.
+      assert.deepEqual(deltas, [0, 0]);
+    } finally {
+      socket.destroy();
       await server.close(1000);
     }
   });

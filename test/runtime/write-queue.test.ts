@@ -257,7 +257,11 @@ describe("WriteQueue", () => {
 
     for (const t of ["a", "bb", "ccc"]) queue.push(frame(pool, t), false);
     assert.equal(queue.bytes, 6);
-    assert.equal(pool.stats().puts, 4, "the three frames were copied into the batch and returned");
+    assert.equal(
+      pool.stats().puts,
+      3,
+      "the two later frames were copied into the room after the first and returned",
+    );
     queue.flushBatch();
     assert.deepEqual(stream.written, ["lone", "abbccc"], "one write for three frames, in order");
     stream.completeAll();
@@ -267,6 +271,8 @@ describe("WriteQueue", () => {
   });
 
   it("keeps order around frames that are not coalesced: large, control, shared", () => {
+    // A small frame after a large one goes into the room at the large one's end (its pool
+    // buffer is 8 KiB): the tick's data is then two buffers, not three.
     const { pool, stream, queue } = setup();
     const big = "L".repeat(BATCH_FRAME_MAX + 1);
     queue.push(frame(pool, "s1"), false);
@@ -278,7 +284,31 @@ describe("WriteQueue", () => {
     const shared = new SharedFrame(frame(pool, "shared"), pool);
     queue.push(shared, false);
     queue.flushBatch();
-    assert.deepEqual(stream.written, ["s1s2", big, "s3", "ping", "s4", "shared"]);
+    assert.deepEqual(stream.written, ["s1s2", `${big}s3`, "ping", "s4", "shared"]);
+    stream.completeAll();
+    const stats = pool.stats();
+    assert.equal(stats.gets, stats.puts, "every buffer went back, none twice");
+  });
+
+  it("builds into the room after the tick's last frame only when it is there", () => {
+    const { pool, stream, queue } = setup();
+    assert.equal(queue.existingRoom(100), undefined, "nothing queued: no room, no new buffer");
+    assert.equal(pool.stats().gets, 0);
+    const big = frame(pool, "B".repeat(BATCH_FRAME_MAX + 1)); // an 8 KiB pool buffer
+    queue.push(big, false);
+    assert.equal(queue.existingRoom(8192), undefined, "not that much room");
+    const room = queue.existingRoom(100);
+    assert.equal(room, big, "the last frame's own buffer");
+    room?.writeString("after");
+    assert.equal(queue.waiting, 1, "still one frame");
+    const shared = new SharedFrame(frame(pool, "shared"), pool);
+    queue.push(shared, false);
+    assert.equal(queue.existingRoom(10), undefined, "a shared frame is never written into");
+    queue.flushBatch();
+    assert.deepEqual(stream.written, [`${"B".repeat(BATCH_FRAME_MAX + 1)}after`, "shared"]);
+    assert.equal(queue.bytes, stream.written.join("").length, "in flight until the callbacks");
+    stream.completeAll();
+    assert.equal(queue.bytes, 0);
   });
 
   it("writes a lone shared frame as it is, without copying it", () => {
@@ -389,11 +419,7 @@ describe("WriteQueue", () => {
     // The first write inside the cork counts in writableLength and trips writableNeedDrain.
     stream.needDrainOver = BATCH_FRAME_MAX;
     queue.flushBatch();
-    assert.deepEqual(
-      stream.bursts,
-      [`${big}|${big}|tail`],
-      "one corked burst, nothing left behind",
-    );
+    assert.deepEqual(stream.bursts, [`${big}|${big}tail`], "one corked burst, nothing left behind");
     assert.equal(queue.waiting, 0);
   });
 
