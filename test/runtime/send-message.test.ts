@@ -28,6 +28,23 @@ async function forwardingServer(options: { perMessageDeflate?: boolean } = {}) {
   return { server, port, seen };
 }
 
+/**
+ * An echo server that records, for each `conn.send(message)`, how many buffers it took from the
+ * pool.
+ */
+async function countingServer() {
+  const deltas: number[] = [];
+  const server = createServer({
+    onMessage(conn, message: Message) {
+      const before = server.pool.stats().gets;
+      conn.send(message);
+      deltas.push(server.pool.stats().gets - before);
+    },
+  });
+  const { port } = await server.listen(0, "127.0.0.1");
+  return { server, port, deltas };
+}
+
 async function roundTrip(
   port: number,
   messages: (Buffer | string)[],
@@ -92,15 +109,7 @@ describe("conn.send(message): forwarding a received message", () => {
   });
 
   it("forwards a message of 16 KiB and more in place: sending it takes no buffer from the pool", async () => {
-    const deltas: number[] = [];
-    const server = createServer({
-      onMessage(conn, message: Message) {
-        const before = server.pool.stats().gets;
-        conn.send(message);
-        deltas.push(server.pool.stats().gets - before);
-      },
-    });
-    const { port } = await server.listen(0, "127.0.0.1");
+    const { server, port, deltas } = await countingServer();
     try {
       const sizes = [16 * 1024, 20_000, 65_536, 200_000];
       const got = await roundTrip(
@@ -118,15 +127,7 @@ describe("conn.send(message): forwarding a received message", () => {
   });
 
   it("builds the echo of a mid-size message into the room after the large one before it", async () => {
-    const deltas: number[] = [];
-    const server = createServer({
-      onMessage(conn, message: Message) {
-        const before = server.pool.stats().gets;
-        conn.send(message);
-        deltas.push(server.pool.stats().gets - before);
-      },
-    });
-    const { port } = await server.listen(0, "127.0.0.1");
+    const { server, port, deltas } = await countingServer();
     const { socket, rest } = await rawConnect(port);
     try {
       const large = Buffer.alloc(20_000, 3); // echoed in place, from a 32 KiB pool buffer
