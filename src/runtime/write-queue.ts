@@ -70,11 +70,12 @@ function bytesOf(frame: OutgoingFrame): Buffer {
  *
  * Data frames wait for the end of the tick ({@link flushBatch}, called by the connection), so a
  * burst goes out together: small owned frames are coalesced (the first is held as it is; when a
- * second comes, both are copied into one pooled batch buffer, or the core builds them straight
- * into it, see {@link room}), so that a burst of small messages costs one `write` (one buffer,
- * one callback) instead of one per frame. Shared frames (a broadcast) and large ones are not
- * copied: copying a broadcast for thousands of recipients costs more memory than it saves. A
- * tick with one frame is one plain `write`; several are one corked burst (`writev`).
+ * second comes, it goes into the room at the end of the first, or both are copied into one pooled
+ * batch buffer, or the core builds them straight into it, see {@link room} and
+ * {@link existingRoom}), so that a burst of small messages costs one `write` (one buffer, one
+ * callback) instead of one per frame. Shared frames (a broadcast) and large ones are not copied:
+ * copying a broadcast for thousands of recipients costs more memory than it saves. A tick with
+ * one frame is one plain `write`; several are one corked burst (`writev`).
  */
 export class WriteQueue {
   private readonly target: WritableTarget;
@@ -240,8 +241,9 @@ export class WriteQueue {
 
   /**
    * The batch of this tick, with at least `size` bytes free at its end, for a frame built in
-   * place (the caller appends it and moves `end`). A held frame moves into the batch first, so
-   * the order stays that of the calls.
+   * place (the caller appends it and moves `end`): room already there ({@link existingRoom}), or
+   * else a new pooled batch, into which a held frame moves first, so the order stays that of the
+   * calls.
    */
   room(size: number): ByteBuffer {
     let batch = this.batch;
