@@ -66,6 +66,8 @@ export class Chromium {
     page.on("pageerror", (e) => {
       this.log.push(`page error: ${e.message}`);
     });
+    // Shorter than a test's 30 s: a locator that never matches fails with its own message.
+    page.setDefaultTimeout(15_000);
     await page.goto(url);
     return page;
   }
@@ -97,18 +99,46 @@ export async function textOf(page: Page, id: string): Promise<string> {
   return (await page.locator(`#${id}`).textContent()) ?? "";
 }
 
+/** How long {@link untilText} waits: less than a test's 30 s, so a miss says what it waited for. */
+const UNTIL_TEXT_MS = 15_000;
+
 /**
  * Waits until the text of the element with id `id` matches `want` (a RegExp, or a string that
- * must match exactly). The page evaluates the check on every animation frame: no sleeping.
+ * must match exactly). A MutationObserver in the page checks again on every change to the
+ * document: no sleeping, no polling.
+ *
+ * Not `page.waitForFunction`: its default polling runs on animation frames, which Chromium gives
+ * late to a tab that is not the front one (opening a second page puts the first behind it). Here
+ * that cost about 1 s in most runs, and one local run and one CI run waited past the test's 30 s.
+ *
+ * @throws AssertionError after 15 s, with the element's last text
  */
 export async function untilText(page: Page, id: string, want: string | RegExp): Promise<void> {
   const re =
     typeof want === "string"
       ? new RegExp(`^${want.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`)
       : want;
-  const check = `(() => {
-    const el = document.getElementById(${JSON.stringify(id)});
-    return el !== null && new RegExp(${JSON.stringify(re.source)}, ${JSON.stringify(re.flags)}).test(el.textContent ?? "");
-  })()`;
-  await page.waitForFunction(check);
+  // A string, not a function: tsx would add helpers (`__name`) that the page does not have.
+  const wait = `new Promise((resolve) => {
+    const pattern = new RegExp(${JSON.stringify(re.source)}, ${JSON.stringify(re.flags)});
+    const text = () => document.getElementById(${JSON.stringify(id)})?.textContent ?? null;
+    const matches = () => { const t = text(); return t !== null && pattern.test(t); };
+    if (matches()) return resolve({ ok: true, text: text() });
+    const observer = new MutationObserver(() => {
+      if (!matches()) return;
+      observer.disconnect();
+      clearTimeout(timer);
+      resolve({ ok: true, text: text() });
+    });
+    observer.observe(document, { subtree: true, childList: true, characterData: true });
+    const timer = setTimeout(() => {
+      observer.disconnect();
+      resolve({ ok: false, text: text() });
+    }, ${UNTIL_TEXT_MS});
+  })`;
+  const got = (await page.evaluate(wait)) as { ok: boolean; text: string | null };
+  assert.ok(
+    got.ok,
+    `#${id} did not come to match ${re} within ${UNTIL_TEXT_MS} ms; its text: ${JSON.stringify(got.text)}`,
+  );
 }
