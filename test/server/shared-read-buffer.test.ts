@@ -77,15 +77,17 @@ function send(ws: WebSocket, m: Outgoing, fragment: number): void {
 async function exchange(ws: WebSocket, msgs: readonly Outgoing[], unordered = false, fragment = 0) {
   const got: Outgoing[] = [];
   const done = new Promise<void>((resolve, reject) => {
+    const onClose = (code: number) => reject(new Error(`closed with ${code}`));
     const onMessage = (data: Buffer, isBinary: boolean) => {
       got.push({ data, binary: isBinary });
       if (got.length === msgs.length) {
         ws.off("message", onMessage);
+        ws.off("close", onClose);
         resolve();
       }
     };
     ws.on("message", onMessage);
-    ws.once("close", (code: number) => reject(new Error(`closed with ${code}`)));
+    ws.once("close", onClose);
   });
   for (const m of msgs) send(ws, m, fragment);
   await done;
