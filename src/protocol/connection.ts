@@ -204,6 +204,7 @@ export class ProtocolConnection implements FrameSink {
   private messageOpcode = 0;
   private messageLength = 0;
   /** The boolean fields below, one bit each (see bit-flags.ts). */
+  // biome-ignore lint/correctness/noUnusedPrivateClassMembers: read and written by the accessors bit-flags.ts defines.
   private bits = 0;
   declare private compressed: boolean;
   /** Text to validate incrementally (not compressed, validation on). */

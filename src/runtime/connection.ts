@@ -290,6 +290,7 @@ export class Connection<S = Record<string, unknown>>
   private queue: WriteQueue | undefined = undefined;
 
   /** The boolean fields below, one bit each (see bit-flags.ts). */
+  // biome-ignore lint/correctness/noUnusedPrivateClassMembers: read and written by the accessors bit-flags.ts defines.
   private bits = 0;
   /** Frames were queued this tick: {@link flush} is due (at the end of handleData or next tick). */
   declare private corked: boolean;
