@@ -12,6 +12,7 @@ import {
   type Server,
   type ServerOptions,
 } from "../../src/index.js";
+import { loopLag } from "../helpers/loop-lag.js";
 import { maskedFrame, rawConnect, rawExchange, upgradeRequest } from "../helpers/raw-client.js";
 
 const servers: Server<never>[] = [];
@@ -508,11 +509,16 @@ describe("heartbeat", () => {
     const live = await open(url); // ws answers pings automatically
     const { socket } = await rawConnect(port); // never answers
     socket.on("data", () => {});
+    const lag = loopLag();
     const started = Date.now();
     await once(socket, "close");
     const elapsed = Date.now() - started;
+    const late = lag.stop();
     while (closes.length === 0) await new Promise((r) => setImmediate(r));
-    assert.ok(elapsed <= 2 * 100 + 100, `found after ${elapsed} ms`);
+    assert.ok(
+      elapsed <= 2 * 100 + 100 + 2 * late,
+      `found after ${elapsed} ms (loop lag ${late} ms)`,
+    );
     assert.equal(closes[0]?.error?.code, "ERR_WS_HEARTBEAT_TIMEOUT");
     assert.equal(live.readyState, WebSocket.OPEN);
     live.terminate();

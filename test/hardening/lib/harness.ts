@@ -4,7 +4,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import net from "node:net";
-import { monitorEventLoopDelay } from "node:perf_hooks";
 import { afterEach } from "node:test";
 import v8 from "node:v8";
 import { runInNewContext } from "node:vm";
@@ -198,18 +197,4 @@ export function quantile(sorted: readonly number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))] as number;
 }
 
-/**
- * Watches this process's event-loop delay until stopped; returns the worst delay in ms. Timing
- * bounds add it: on a loaded machine (CI runs two test files at once on two cores) a timer fires
- * late by that much whatever the code under test does, while a real failure is late by far more.
- */
-export function loopLag(): { stop(): number } {
-  const h = monitorEventLoopDelay({ resolution: 5 });
-  h.enable();
-  return {
-    stop() {
-      h.disable();
-      return h.max / 1e6;
-    },
-  };
-}
+export { loopLag } from "../../helpers/loop-lag.js";
