@@ -109,7 +109,8 @@ const UNTIL_TEXT_MS = 15_000;
  *
  * Not `page.waitForFunction`: its default polling runs on animation frames, which Chromium gives
  * late to a tab that is not the front one (opening a second page puts the first behind it). Here
- * that cost about 1 s in most runs, and one local run and one CI run waited past the test's 30 s.
+ * that cost about 1 s in most runs; one local run waited at such a step past the test's 30 s, and
+ * a CI run timed out in the same test.
  *
  * @throws AssertionError after 15 s, with the element's last text
  */
