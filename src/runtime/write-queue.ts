@@ -57,6 +57,16 @@ function frameList(): OutgoingFrame[] {
   return [undefined, undefined, undefined, undefined] as unknown as OutgoingFrame[];
 }
 
+/**
+ * A FIFO whose head passed this many consumed slots, and half its length, is copied down to its
+ * live part; below that, consumed slots are only cleared (their storage is kept, see the fields).
+ */
+const COMPACT_AFTER = 1024;
+
+function wantsCompaction(head: number, tail: number): boolean {
+  return head > COMPACT_AFTER && head * 2 > tail;
+}
+
 function bytesOf(frame: OutgoingFrame): Buffer {
   return frame instanceof ByteBuffer ? frame.bytes() : frame.view;
 }
@@ -425,7 +435,7 @@ export class WriteQueue {
     if (this.pointsHead === this.pointsTail) {
       this.pointsHead = 0;
       this.pointsTail = 0;
-    } else if (this.pointsHead > 1024 && this.pointsHead * 2 > this.pointsTail) {
+    } else if (wantsCompaction(this.pointsHead, this.pointsTail)) {
       this.points = points.slice(this.pointsHead, this.pointsTail);
       this.pointsTail -= this.pointsHead;
       this.pointsHead = 0;
@@ -446,7 +456,7 @@ export class WriteQueue {
     if (this.inflightHead === this.inflightTail) {
       this.inflightHead = 0;
       this.inflightTail = 0;
-    } else if (this.inflightHead > 1024 && this.inflightHead * 2 > this.inflightTail) {
+    } else if (wantsCompaction(this.inflightHead, this.inflightTail)) {
       this.inflight = inflight.slice(this.inflightHead, this.inflightTail);
       this.inflightTail -= this.inflightHead;
       this.inflightHead = 0;
