@@ -242,6 +242,39 @@ describe("WriteQueue", () => {
     assert.equal(pool.stats().puts, 2);
   });
 
+  it("releases exactly the frames of each callback, in order, across its lists' compaction", () => {
+    // Thousands of writes in flight: the callback and in-flight lists are copied down once their
+    // heads pass 1,024 consumed slots and half their length; writes made after that must still
+    // be counted from the right place.
+    const { pool, stream, queue } = setup();
+    let sent = 0;
+    const send = (count: number) => {
+      for (let i = 0; i < count; i++, sent++) {
+        queue.push(frame(pool, `f${sent}`), false);
+        queue.flushBatch();
+      }
+    };
+    let done = 0;
+    const complete = (count: number) => {
+      for (let i = 0; i < count; i++, done++) {
+        (stream.callbacks.shift() as () => void)();
+        assert.equal(pool.stats().puts, done + 1, `after callback ${done}`);
+      }
+    };
+    send(3000);
+    complete(2000);
+    send(1000);
+    complete(1500);
+    send(500);
+    complete(1000);
+    assert.equal(stream.callbacks.length, 0);
+    assert.equal(queue.bytes, 0);
+    assert.deepEqual(
+      stream.written,
+      Array.from({ length: sent }, (_, i) => `f${i}`),
+    );
+  });
+
   it("coalesces the small frames of a tick into one write, copying nothing for a lone frame", () => {
     const { pool, stream, queue } = setup();
     const lone = frame(pool, "lone");
