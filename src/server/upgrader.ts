@@ -168,10 +168,10 @@ function isHttpAnswer(v: unknown): v is HttpAnswer {
 }
 
 const DEFAULT_HANDSHAKE_TIMEOUT = 10_000;
-/** A broadcast is merged into the previous one of the tick while both fit in this many bytes. */
+/** A broadcast is merged into the previous one while both fit in this many bytes. */
 const MERGE_MAX = 64 * 1024;
 
-/** The nextTick callback that ends a tick's broadcast merging (no closure per broadcast). */
+/** The callback that ends broadcast merging once the flush is done (no closure per broadcast). */
 function forgetShared(upgrader: { forgetShared(): void }): void {
   upgrader.forgetShared();
 }
@@ -189,7 +189,7 @@ const DEFAULT_MAX_HEADER_LINES = 100;
 export class Upgrader<S = Record<string, unknown>> {
   /** The pool every connection of this upgrader uses. */
   readonly pool: Pool;
-  /** The frame of this tick's last broadcast, while a next one may be appended to it. */
+  /** The frame of the last broadcast, while a next one may be appended to it. */
   private lastShared: SharedFrame | undefined;
   /** The read buffer its plain TCP sockets share (see {@link UpgraderOptions.sharedReadBuffer}). */
   private readonly reads: ReadBuffer | undefined;
@@ -380,12 +380,14 @@ export class Upgrader<S = Record<string, unknown>> {
   /**
    * Sends `data` to every connection in `conns`, encoded (and compressed) once per variant.
    *
-   * Broadcasts of one tick to the same connections share one buffer: when every connection
-   * holding the previous broadcast's frame still has it as the last thing queued (nothing sent
-   * to it since, nothing written yet), this frame is appended to that buffer, and each
-   * connection writes both with one `write`. The order on every connection is that of the
-   * calls, as without merging; the appended message is admitted with the first (its bytes do
-   * not meet `maxBufferedAmount` on their own).
+   * Broadcasts to the same connections share one buffer until it is written: when every
+   * connection holding the previous broadcast's frame still has it as the last thing queued
+   * (nothing sent to it since, nothing written yet), this frame is appended to that buffer, and
+   * each connection writes both with one `write`. That holds for the broadcasts of one tick, and
+   * for those that come while a long flush is under way, for the connections whose slice has
+   * not been written yet (see {@link TickFlusher}). The order on every connection is that of the
+   * calls, as without merging; the appended messages are admitted with the first (their bytes,
+   * at most 64 KiB with the first, do not meet `maxBufferedAmount` on their own).
    *
    * @returns how many connections it was queued for
    */
@@ -406,7 +408,7 @@ export class Upgrader<S = Record<string, unknown>> {
     return b.delivered;
   }
 
-  /** Keeps a reference to a broadcast's frame until the end of the tick, to merge into it. */
+  /** Keeps a reference to a broadcast's frame until its flush is done, to merge into it. */
   private rememberShared(frame: SharedFrame | undefined): void {
     const last = this.lastShared;
     this.lastShared = frame;
@@ -414,8 +416,15 @@ export class Upgrader<S = Record<string, unknown>> {
     else if (frame !== undefined) process.nextTick(forgetShared, this);
   }
 
-  /** @internal The end of the tick: the remembered frame can no longer be merged into. */
+  /**
+   * @internal The end of the tick: the remembered frame can no longer be merged into, unless a
+   * long flush is still under way (then it asks again after the next slice).
+   */
   forgetShared(): void {
+    if (this.flusher.pending) {
+      setImmediate(forgetShared, this);
+      return;
+    }
     const last = this.lastShared;
     this.lastShared = undefined;
     last?.unref();

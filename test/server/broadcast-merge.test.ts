@@ -1,7 +1,8 @@
 /**
  * Broadcasts of one tick merged into one shared buffer (Upgrader.broadcast): every client still
  * gets every message, in call order, also around direct sends, closes and subsets; and the merge
- * really happens (one socket write per connection for several broadcasts).
+ * really happens (one socket write per connection for several broadcasts), also into the frame
+ * of connections that still wait for their slice of a long flush (see TickFlusher).
  */
 
 import assert from "node:assert/strict";
@@ -9,6 +10,7 @@ import type { Socket } from "node:net";
 import { describe, it } from "node:test";
 import type WebSocket from "ws";
 import type { Connection } from "../../src/runtime/connection.js";
+import { FLUSH_SLICE } from "../../src/runtime/tick-flusher.js";
 import { openClient, startServer, until } from "../hardening/lib/harness.js";
 
 interface Setup {
@@ -138,6 +140,25 @@ describe("broadcast merging", () => {
       // x+y merged (1 write), the compressed one after them (1 more), then "next".
       assert.ok(w - (before[i] as number) <= 3, `socket ${i}: ${w - (before[i] as number)} writes`);
     });
+    closeAll(s);
+  });
+
+  it("merges a later tick's broadcast into the frame of connections still waiting for their slice", async () => {
+    const n = FLUSH_SLICE + 20;
+    const s = await setup(n);
+    const before = [...s.writes];
+    s.server.broadcast("a");
+    // Queued before the flusher's own immediate: the first slice is written, the rest waits.
+    await new Promise((r) => setImmediate(r));
+    assert.equal(s.server.broadcast("b"), n);
+    await until(() => s.received.every((r) => r.length === 2), "both broadcasts");
+    for (const r of s.received) assert.deepEqual(r, ["t:a", "t:b"]);
+    s.writes.forEach((w, i) => {
+      // The first slice wrote "a" alone, then "b"; the others wrote both with one write.
+      const expected = i < FLUSH_SLICE ? 2 : 1;
+      assert.equal(w - (before[i] as number), expected, `socket ${i} writes`);
+    });
+    assert.equal(s.server.stats().messagesOut, 2 * n);
     closeAll(s);
   });
 
