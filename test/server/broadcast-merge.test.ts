@@ -11,7 +11,7 @@ import { describe, it } from "node:test";
 import type WebSocket from "ws";
 import type { Connection } from "../../src/runtime/connection.js";
 import { FLUSH_SLICE } from "../../src/runtime/tick-flusher.js";
-import { openClient, startServer, until } from "../hardening/lib/harness.js";
+import { forget, openClient, startServer, until } from "../hardening/lib/harness.js";
 
 interface Setup {
   server: Awaited<ReturnType<typeof startServer>>["server"];
@@ -56,6 +56,11 @@ async function setup(n: number, options: Parameters<typeof startServer>[1] = {})
   }
   await until(() => conns.length === n, "the connections to open");
   return { server, clients, received, writes, conns };
+}
+
+/** How many server-side sockets wrote since `before` (a copy of `s.writes`). */
+function writtenSince(s: Setup, before: number[]): number {
+  return s.writes.filter((w, i) => w > (before[i] as number)).length;
 }
 
 function closeAll(s: Setup): void {
@@ -160,6 +165,58 @@ describe("broadcast merging", () => {
     });
     assert.equal(s.server.stats().messagesOut, 2 * n);
     closeAll(s);
+  });
+
+  it("copes with closes, on both sides, of connections waiting for their slice", async () => {
+    const n = FLUSH_SLICE + 30;
+    const s = await setup(n);
+    const pool = s.server.pool;
+    const before = [...s.writes];
+    s.server.broadcast("a");
+    await new Promise((r) => setImmediate(r));
+    assert.equal(writtenSince(s, before), FLUSH_SLICE, "the first slice only");
+    // Between the first slice and the rest: peers that go away, and closes from the server.
+    const gone = new Set([FLUSH_SLICE + 1, FLUSH_SLICE + 2, 3]);
+    for (const i of gone) s.clients[i]?.terminate();
+    const closing = [FLUSH_SLICE + 10, 5];
+    for (const i of closing) (s.conns[i] as Connection<unknown>).close(1000, "done");
+    s.server.broadcast("b");
+    const live = (i: number) => !gone.has(i) && !closing.includes(i);
+    await until(
+      () => s.received.every((r, i) => !live(i) || r.length === 2),
+      "both broadcasts on the live connections",
+    );
+    s.received.forEach((r, i) => {
+      if (live(i)) assert.deepEqual(r, ["t:a", "t:b"], `client ${i}`);
+      // A close after a queued broadcast still lets that broadcast out first, and ends there.
+      if (closing.includes(i)) assert.deepEqual(r, ["t:a"], `closed client ${i}`);
+    });
+    for (const i of closing) {
+      const ws = s.clients[i] as WebSocket;
+      if (ws.readyState !== 3) await new Promise((r) => ws.once("close", r));
+    }
+    closeAll(s);
+    await until(() => s.server.connections.size === 0, "the server to see every close");
+    await until(() => {
+      const p = pool.stats();
+      return p.gets === p.puts;
+    }, "the pool's buffers to come back");
+  });
+
+  it("a shutdown during a sliced flush sends the broadcast, then 1001, to every client", async () => {
+    const n = FLUSH_SLICE + 30;
+    const s = await setup(n);
+    const codes: number[] = [];
+    for (const ws of s.clients) ws.on("close", (code: number) => codes.push(code));
+    const before = [...s.writes];
+    s.server.broadcast("last words");
+    await new Promise((r) => setImmediate(r));
+    assert.equal(writtenSince(s, before), FLUSH_SLICE, "the first slice only");
+    forget(s.server as unknown as Parameters<typeof forget>[0]);
+    await s.server.close();
+    await until(() => codes.length === n, "every client to see the close");
+    for (const r of s.received) assert.deepEqual(r, ["t:last words"]);
+    assert.deepEqual(new Set(codes), new Set([1001]));
   });
 
   it("returns every merged buffer to the pool", async () => {
