@@ -948,8 +948,8 @@ export class Connection<S = Record<string, unknown>>
 
   /**
    * @internal True when `frame` is the last thing this connection queued and it may still send:
-   * a broadcast of the same tick appended to `frame` then follows everything sent before it,
-   * as its own frame would.
+   * a broadcast appended to `frame` before it is written then follows everything sent before
+   * it, as its own frame would.
    */
   endsWithShared(frame: SharedFrame): boolean {
     return (
@@ -1361,7 +1361,8 @@ export class Connection<S = Record<string, unknown>>
 
   /**
    * Marks output as due. Inside {@link handleData} it leaves when the chunk is parsed; otherwise
-   * at the next tick, so that all sends of one tick go out together.
+   * with the flusher (at the end of the tick, or in a later slice of a long flush), so that all
+   * sends of one tick go out together.
    */
   private cork(): void {
     if (this.corked) return;

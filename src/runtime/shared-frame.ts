@@ -37,7 +37,7 @@ export class SharedFrame {
   /**
    * @internal Appends a whole unmasked server frame after the bytes already here, so that the
    * recipients write both in one buffer. Only while no stream has been given {@link view}: the
-   * caller (a broadcast merged into the previous one of the same tick) checks that every
+   * caller (a broadcast merged into the previous one before it is written) checks that every
    * reference is held by a queue that has not written it yet. The storage may move.
    */
   appendFrame(opcode: number, payload: Uint8Array | string): void {
