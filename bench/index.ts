@@ -11,6 +11,9 @@
  * - `--json`: one JSON document on stdout instead of the tables (progress stays on stderr);
  * - `--scenario NAME[,NAME...]`: only these scenarios (`--list` prints them);
  * - `--servers tidews,ws,raw`: only these servers;
+ * - `--noise`: also run `twin`, a second copy of the ceiling, wherever the ceiling runs: the
+ *   targets table then shows, next to each target against the ceiling, the same ratio between
+ *   the two identical copies (an A/A test: this run's noise);
  * - `--rounds N`, `--warmup MS`, `--ms MS`: rounds per server, warm-up and window of each run;
  * - `--quiet-wait MS`: on a shared machine, wait up to MS (default 0: off) before each run for
  *   both cores to be quiet, and repeat once a run during which other processes took more than
@@ -19,7 +22,9 @@
  *   `bench/results/profiles/`; figures of a profiled run are not results);
  * - `--docs`: also copy the charts to `docs/bench/`;
  * - `--from FILE`: run nothing; print the tables of a JSON document written earlier (`--json`,
- *   or `bench/results/e2e.json`), judged by this checkout's summary code.
+ *   or `bench/results/e2e.json`), judged by this checkout's summary code. `--from A,B,...`
+ *   (several documents): one table of the targets over those runs, each run's figure side by
+ *   side, with how many runs met each target.
  *
  * Charts and the JSON document are always written to `bench/results/`.
  *
@@ -31,13 +36,17 @@ import os from "node:os";
 import { join, relative } from "node:path";
 import { charts } from "./e2e/charts.js";
 import { fileLimits, HAS_TASKSET, ROOT } from "./e2e/processes.js";
-import { PROFILE_DIR, type RunSettings, runScenario, type ScenarioRuns } from "./e2e/runner.js";
-import { SCENARIOS, SERVER_NAMES, type ServerName } from "./e2e/scenarios.js";
+import { PROFILE_DIR, type RunSettings, runScenario } from "./e2e/runner.js";
+import { DEFAULT_SERVERS, SCENARIOS, SERVER_NAMES, type ServerName } from "./e2e/scenarios.js";
 import {
   checkTargets,
   memoryTable,
+  poolRuns,
+  type SavedScenario,
   type ScenarioSummary,
   summarizeScenario,
+  type TargetResult,
+  targetsOverRuns,
   targetsTable,
   throughputTable,
 } from "./e2e/summary.js";
@@ -84,30 +93,61 @@ function printTables(
   if (targets.length > 0) process.stdout.write(`${targetsTable(targets)}\n`);
 }
 
-/** `--from FILE`: the tables of a saved document, from its per-round records. */
-function printSaved(file: string): number {
-  const doc = JSON.parse(readFileSync(file, "utf8")) as {
-    machine: { cpu: string; cores: number; node: string };
-    settings: { rounds: number; measureMs: number; seconds: number };
-    scenarios: { name: string; runs: ScenarioRuns }[];
-  };
+/** A document written by `--json` (or `bench/results/e2e.json`), as `--from` reads it. */
+interface SavedRun {
+  machine: { cpu: string; cores: number; node: string };
+  date?: string;
+  settings: { rounds: number; measureMs: number; seconds: number };
+  scenarios: SavedScenario[];
+}
+
+/** The summaries of a saved document's scenarios, from their per-round records. */
+function summariesOf(scenarios: readonly SavedScenario[], file: string): ScenarioSummary[] {
   const summaries: ScenarioSummary[] = [];
-  for (const saved of doc.scenarios) {
+  for (const saved of scenarios) {
     const scenario = SCENARIOS.find((s) => s.name === saved.name);
     if (scenario === undefined) {
-      process.stderr.write(`--from: skipping unknown scenario ${saved.name}\n`);
+      process.stderr.write(`--from ${file}: skipping unknown scenario ${saved.name}\n`);
       continue;
     }
     summaries.push(summarizeScenario(scenario, saved.runs));
   }
-  const targets = checkTargets(summaries);
-  printTables(doc.machine, doc.settings, doc.settings.seconds, summaries, targets);
+  return summaries;
+}
+
+/**
+ * `--from FILE`: the tables of a saved document. `--from A,B,...`: the targets over those runs,
+ * one column each (numbered in the order given; the dates are listed under the table).
+ */
+function printSaved(files: readonly string[]): number {
+  const docs = files.map((file) => JSON.parse(readFileSync(file, "utf8")) as SavedRun);
+  if (docs.length === 1) {
+    const doc = docs[0] as SavedRun;
+    const summaries = summariesOf(doc.scenarios, files[0] as string);
+    const targets = checkTargets(summaries);
+    printTables(doc.machine, doc.settings, doc.settings.seconds, summaries, targets);
+    return 0;
+  }
+  const results: TargetResult[][] = docs.map((doc, i) =>
+    checkTargets(summariesOf(doc.scenarios, files[i] as string)),
+  );
+  const pooled = poolRuns(
+    docs.map((doc) => ({ rounds: doc.settings.rounds, scenarios: doc.scenarios })),
+  );
+  const all = checkTargets(summariesOf(pooled, files.join(",")));
+  process.stdout.write(`${targetsOverRuns(results, all)}\n`);
+  docs.forEach((doc, i) => {
+    process.stdout.write(
+      `run ${i + 1}: ${files[i]}, ${doc.date ?? "no date"}, ${doc.settings.rounds} round(s) of ` +
+        `${doc.settings.measureMs} ms, node ${doc.machine.node}\n`,
+    );
+  });
   return 0;
 }
 
 async function main(): Promise<number> {
   const from = flagValue("from");
-  if (from !== undefined) return printSaved(from);
+  if (from !== undefined) return printSaved(from.split(",").filter((f) => f !== ""));
   if (hasFlag("list")) {
     for (const s of SCENARIOS) process.stdout.write(`${s.name.padEnd(18)} ${s.title}\n`);
     return 0;
@@ -120,11 +160,15 @@ async function main(): Promise<number> {
   }
   const scenarios =
     names === undefined ? SCENARIOS : SCENARIOS.filter((s) => names.includes(s.name));
-  const serverList = listFlag("servers") ?? [...SERVER_NAMES];
+  const serverList = listFlag("servers") ?? [...DEFAULT_SERVERS];
   const badServer = serverList.filter((s) => !(SERVER_NAMES as readonly string[]).includes(s));
   if (badServer.length > 0) {
-    process.stderr.write(`unknown server: ${badServer.join(", ")} (tidews, ws, raw)\n`);
+    process.stderr.write(`unknown server: ${badServer.join(", ")} (${SERVER_NAMES.join(", ")})\n`);
     return 2;
+  }
+  // The twin is only worth its time next to the ceiling it copies.
+  if (hasFlag("noise")) {
+    for (const name of ["raw", "twin"]) if (!serverList.includes(name)) serverList.push(name);
   }
   const servers = serverList as ServerName[];
   const settings: RunSettings = {

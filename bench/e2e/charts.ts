@@ -16,13 +16,17 @@ const SERIES_NAMES: Record<ServerName, string> = {
   tidews: "tidews",
   ws: "ws + bufferutil",
   raw: "raw node:net ceiling",
+  twin: "ceiling twin (A/A)",
 };
 
 /** The echo scenarios of the throughput chart, smallest payload first. */
 const THROUGHPUT_ORDER = ["small-16", "echo-1k", "echo-1k-1000", "deflate-4k", "random-64k"];
 
+/** The servers charted: the ceiling's twin only measures the noise, and stays off the charts. */
 function present(summaries: readonly ScenarioSummary[]): ServerName[] {
-  return SERVER_NAMES.filter((n) => summaries.some((s) => s.servers[n] !== undefined));
+  return SERVER_NAMES.filter(
+    (n) => n !== "twin" && summaries.some((s) => s.servers[n] !== undefined),
+  );
 }
 
 /** Messages per second and MB/s by payload size, one bar per server. */

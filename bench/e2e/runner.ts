@@ -123,12 +123,14 @@ function busyBetween(a: ReturnType<typeof coreTimes>, b: ReturnType<typeof coreT
  * The server scripts. `BENCH_AB_SCRIPT` (a path) takes the place of the ws server, to compare two
  * builds of tidews in one interleaved run, e.g. the tidews echo of a git worktree at an older
  * commit: `BENCH_AB_SCRIPT=/tmp/base/bench/e2e/servers/tidews-echo.ts npm run bench --
- * --servers tidews,ws` (the rows labelled ws are then that build).
+ * --servers tidews,ws` (the rows labelled ws are then that build). The twin is the ceiling
+ * again, in a process of its own (`--noise`).
  */
 const SERVER_SCRIPTS: Record<ServerName, string> = {
   tidews: "bench/e2e/servers/tidews-echo.ts",
   ws: process.env.BENCH_AB_SCRIPT ?? "bench/e2e/servers/ws-echo.ts",
   raw: "bench/e2e/servers/raw-echo.ts",
+  twin: "bench/e2e/servers/raw-echo.ts",
 };
 
 type ServerChild = Child<ServerCommand, ServerReply>;

@@ -7,10 +7,17 @@
 
 import type { LoadJob, PayloadSpec } from "./ipc.js";
 
-/** The servers under test, in report order. */
-export const SERVER_NAMES = ["tidews", "ws", "raw"] as const;
+/**
+ * The servers, in report order. `twin` is a second, identical copy of the ceiling (`raw`), run
+ * only when asked (`--noise`): an A/A pair whose ratio, ideally 1.00x, shows how far apart this
+ * machine puts two equal servers in the same run. A target against the ceiling that is closer to
+ * its threshold than that spread is not decided by one run.
+ */
+export const SERVER_NAMES = ["tidews", "ws", "raw", "twin"] as const;
 /** One of {@link SERVER_NAMES}. */
 export type ServerName = (typeof SERVER_NAMES)[number];
+/** The servers a run takes without `--servers`. */
+export const DEFAULT_SERVERS: readonly ServerName[] = ["tidews", "ws", "raw"];
 
 /** What a scenario measures, which decides its table and metrics. */
 export type Measure = "throughput" | "memory";
@@ -46,6 +53,7 @@ export const BROWSER_OFFER = "permessage-deflate; client_max_window_bits";
 export const NO_CONTEXT_OFFER =
   "permessage-deflate; server_no_context_takeover; client_no_context_takeover; client_max_window_bits";
 
+/** Every server: the twin goes wherever the ceiling goes. */
 const ALL: readonly ServerName[] = SERVER_NAMES;
 const NO_CEILING: readonly ServerName[] = ["tidews", "ws"];
 
@@ -195,8 +203,26 @@ export interface Target {
   readonly text: string;
   /** Compares rates (messages or bytes per second), which a noisy run judges per CPU-second. */
   readonly rate?: boolean;
-  /** The measured value and whether it meets the target; `undefined` when not measurable. */
-  check(m: TargetInputs): { value: string; met: boolean } | undefined;
+  /**
+   * For a ratio against the ceiling: the metric compared, so that a run with the ceiling's twin
+   * can show the same ratio between the two copies of the ceiling (the noise next to the value).
+   */
+  readonly ceilingMetric?: "rate" | "mbps" | "perConn" | "rss";
+  /**
+   * The measured value and whether it meets the target; `undefined` when not measurable.
+   * `figure` is the number the threshold is applied to (a ratio, or a hit rate), for summaries
+   * over several runs; `format` prints one.
+   */
+  check(m: TargetInputs): TargetCheck | undefined;
+  /** Prints a {@link TargetCheck.figure} the way `value` shows it, briefly. */
+  format(figure: number): string;
+}
+
+/** What {@link Target.check} measured. */
+export interface TargetCheck {
+  readonly value: string;
+  readonly met: boolean;
+  readonly figure: number;
 }
 
 /** The medians a target check reads, per server (missing servers are `undefined`). */
@@ -218,13 +244,15 @@ function ratioTarget(
     scenario,
     text,
     rate: metric === "rate" || metric === "mbps",
+    ...(versus === "raw" ? { ceilingMetric: metric } : {}),
     check(m) {
       const a = m.metric("tidews", metric);
       const b = m.metric(versus, metric);
       if (a === undefined || b === undefined || !(b > 0)) return undefined;
       const r = a / b;
-      return { value: `${r.toFixed(2)}x ${versus}`, met: test(r) };
+      return { value: `${r.toFixed(2)}x ${versus}`, met: test(r), figure: r };
     },
+    format: (r) => `${r.toFixed(2)}x`,
   };
 }
 
@@ -241,8 +269,9 @@ export const TARGETS: readonly Target[] = [
       const b = m.metric("ws", "p99");
       if (a === undefined || b === undefined) return undefined;
       const ms = (us: number) => `${(us / 1000).toPrecision(3)} ms`;
-      return { value: `${ms(a)} vs ${ms(b)}`, met: a <= b };
+      return { value: `${ms(a)} vs ${ms(b)}`, met: a <= b, figure: b > 0 ? a / b : Number.NaN };
     },
+    format: (r) => `${r.toFixed(2)}x`,
   },
   ratioTarget("random-64k", ">= 95% of the ceiling MB/s", "mbps", "raw", (r) => r >= 0.95),
   ratioTarget("deflate-4k", ">= 3x ws msg/s", "rate", "ws", (r) => r >= 3),
@@ -257,8 +286,9 @@ export const TARGETS: readonly Target[] = [
       check(m) {
         const h = m.metric("tidews", "poolHit");
         if (h === undefined) return undefined;
-        return { value: `${(h * 100).toFixed(2)}%`, met: h > 0.99 };
+        return { value: `${(h * 100).toFixed(2)}%`, met: h > 0.99, figure: h };
       },
+      format: (h) => `${(h * 100).toFixed(1)}%`,
     }),
   ),
 ];

@@ -19,6 +19,7 @@ import {
   SERVER_NAMES,
   type ServerName,
   TARGETS,
+  type Target,
   type TargetInputs,
 } from "./scenarios.js";
 
@@ -350,6 +351,14 @@ export interface TargetResult {
    * other in time): `"4/5"` met in four rounds of five; "" with one round.
    */
   readonly rounds: string;
+  /** The number the threshold was applied to (`TargetCheck.figure`). */
+  readonly figure?: number;
+  /**
+   * For a target against the ceiling, in a run with its twin (`--noise`): the same ratio
+   * between the two copies of the ceiling, from the medians, then its range over the rounds:
+   * `"0.97x (0.91-1.04)"`. "" otherwise.
+   */
+  readonly noise: string;
 }
 
 /** The metrics of a scenario's servers as a target reads them (per CPU-second when noisy). */
@@ -372,14 +381,14 @@ function targetInputs(
  * interleave the servers, so one round's runs are minutes apart at most; a target met in most
  * rounds but missed by the medians (or the reverse) sits inside this machine's noise.
  */
-function roundsMet(s: ScenarioSummary, target: (typeof TARGETS)[number], noisy: boolean): string {
-  const counts = SERVER_NAMES.map((n) => s.runs[n]?.length ?? 0).filter((n) => n > 0);
-  if (counts.length === 0) return "";
-  const rounds = Math.min(...counts);
-  if (rounds < 2) return "";
+function roundsMet(s: ScenarioSummary, target: Target, noisy: boolean): string {
+  // Every round that some server ran; a round without a server the target reads is not judged.
+  const rounds = new Set<number>();
+  for (const name of SERVER_NAMES) for (const r of s.runs[name] ?? []) rounds.add(r.round);
+  if (rounds.size < 2) return "";
   let met = 0;
   let judged = 0;
-  for (let round = 0; round < rounds; round++) {
+  for (const round of [...rounds].sort((a, b) => a - b)) {
     const servers: Partial<Record<ServerName, ServerSummary>> = {};
     for (const name of SERVER_NAMES) {
       const record = s.runs[name]?.find((r) => r.round === round);
@@ -391,6 +400,45 @@ function roundsMet(s: ScenarioSummary, target: (typeof TARGETS)[number], noisy: 
     if (res.met) met++;
   }
   return judged === 0 ? "" : `${met}/${judged}`;
+}
+
+/**
+ * The ceiling's twin against the ceiling on the metric of `target`, from the medians and round
+ * by round (see {@link TargetResult.noise}).
+ */
+function noiseOf(s: ScenarioSummary, target: Target, noisy: boolean): string {
+  const metric = target.ceilingMetric;
+  if (metric === undefined) return "";
+  const twinOver = (servers: Partial<Record<ServerName, ServerSummary>>): number | undefined => {
+    const m = targetInputs(servers, noisy);
+    const a = m.metric("twin", metric);
+    const b = m.metric("raw", metric);
+    return a === undefined || b === undefined || !(b > 0) ? undefined : a / b;
+  };
+  // The ceiling's rounds that had a twin (all of them but in runs pooled with others).
+  const twins = s.runs.twin ?? [];
+  const paired = (s.runs.raw ?? []).filter((r) => twins.some((t) => t.round === r.round));
+  if (twins.length === 0 || paired.length === 0) return "";
+  const whole = twinOver({
+    twin: summarizeServer(s.scenario, "twin", twins),
+    raw: summarizeServer(s.scenario, "raw", paired),
+  });
+  if (whole === undefined) return "";
+  const perRound: number[] = [];
+  for (const record of twins) {
+    const raw = paired.find((r) => r.round === record.round);
+    if (raw === undefined) continue;
+    const v = twinOver({
+      twin: summarizeServer(s.scenario, "twin", [record]),
+      raw: summarizeServer(s.scenario, "raw", [raw]),
+    });
+    if (v !== undefined) perRound.push(v);
+  }
+  const range =
+    perRound.length < 2
+      ? ""
+      : ` (${Math.min(...perRound).toFixed(2)}-${Math.max(...perRound).toFixed(2)})`;
+  return `${whole.toFixed(2)}x${range}`;
 }
 
 /** Checks the issue's targets against the summaries. */
@@ -418,16 +466,142 @@ export function checkTargets(summaries: readonly ScenarioSummary[]): TargetResul
               ? `${res.met ? "met" : "MISSED"} (load-bound run)`
               : `${res.met ? "met" : "MISSED"}${noisy && target.rate === true ? " (per server CPU-second: noisy run)" : ""}`,
       rounds: roundsMet(s, target, noisy),
+      ...(res !== undefined ? { figure: res.figure } : {}),
+      noise: noiseOf(s, target, noisy),
     });
   }
   return out;
 }
 
-/** The targets table. */
+/** The targets table; with the ceiling's twin in the run, a column for its A/A ratio. */
 export function targetsTable(results: readonly TargetResult[]): string {
+  const noise = results.some((t) => t.noise !== "");
   return formatTable(
-    "Targets of issue 7 (tidews, same run)",
-    ["scenario", "target", "measured", "verdict", "rounds met"],
-    results.map((t) => [t.scenario, t.target, t.value, t.verdict, t.rounds]),
+    noise
+      ? "Targets of issue 7 (tidews, same run; A/A = the ceiling's twin against the ceiling,\n" +
+          "medians and range over rounds: how far apart this run put two identical servers)"
+      : "Targets of issue 7 (tidews, same run)",
+    ["scenario", "target", "measured", "verdict", "rounds met", ...(noise ? ["A/A"] : [])],
+    results.map((t) => [
+      t.scenario,
+      t.target,
+      t.value,
+      t.verdict,
+      t.rounds,
+      ...(noise ? [t.noise] : []),
+    ]),
   );
+}
+
+/** Whether a verdict is a pass (load-bound and failed runs are not judged). */
+function judged(t: TargetResult): boolean | undefined {
+  if (t.verdict.startsWith("met") && !t.verdict.includes("load-bound")) return true;
+  if (t.verdict.startsWith("MISSED") && !t.verdict.includes("load-bound")) return false;
+  return undefined;
+}
+
+/**
+ * The targets over several runs (`--from A.json,B.json,...`): per target, each run's figure
+ * (`*` where the run missed it, `?` where it could not be judged), the runs that met it, and the
+ * median and range of the figures of the runs that were judged. With `pooled` (the targets
+ * judged on every round of every run at once, see {@link poolRuns}), that verdict too, with its
+ * rounds met.
+ */
+export function targetsOverRuns(
+  runs: readonly (readonly TargetResult[])[],
+  pooled?: readonly TargetResult[],
+): string {
+  const rows: Cell[][] = [];
+  for (const target of TARGETS) {
+    const per = runs.map((results) =>
+      results.find((t) => t.scenario === target.scenario && t.target === target.text),
+    );
+    // No row for a target that no run measured (a scenario left out, a figure not reported).
+    if (per.every((t) => t?.figure === undefined)) continue;
+    const figures: number[] = [];
+    let met = 0;
+    let count = 0;
+    const cells = per.map((t) => {
+      if (t?.figure === undefined || !Number.isFinite(t.figure)) return "";
+      const verdict = judged(t);
+      if (verdict === undefined) return `${target.format(t.figure)}?`;
+      count++;
+      if (verdict) met++;
+      figures.push(t.figure);
+      return `${target.format(t.figure)}${verdict ? "" : "*"}`;
+    });
+    const all = pooled?.find((t) => t.scenario === target.scenario && t.target === target.text);
+    const allVerdict = all === undefined ? undefined : judged(all);
+    rows.push([
+      target.scenario,
+      target.text,
+      ...cells,
+      `${met}/${count}`,
+      figures.length > 0 ? target.format(median(figures)) : "",
+      figures.length > 1
+        ? `${target.format(Math.min(...figures))}-${target.format(Math.max(...figures))}`
+        : "",
+      ...(pooled === undefined
+        ? []
+        : [
+            all?.figure === undefined
+              ? ""
+              : `${target.format(all.figure)}${allVerdict === false ? "*" : allVerdict === undefined ? "?" : ""}`,
+            all?.rounds ?? "",
+            all?.noise ?? "",
+          ]),
+    ]);
+  }
+  return formatTable(
+    `Targets of issue 7 over ${runs.length} runs (* missed in that run; ? not judged: load-bound or failed)` +
+      (pooled === undefined
+        ? ""
+        : ";\nall rounds = the medians over every round of every run, judged at once, its rounds met, and A/A"),
+    [
+      "scenario",
+      "target",
+      ...runs.map((_, i) => `run ${i + 1}`),
+      "met",
+      "median",
+      "range",
+      ...(pooled === undefined ? [] : ["all rounds", "rounds met", "A/A"]),
+    ],
+    rows,
+  );
+}
+
+/**
+ * The runs of several documents as one: each scenario's records by server, their rounds
+ * renumbered after those of the documents before (`rounds`: how many each document ran), so
+ * that a round still pairs the servers' runs that were next to each other in time.
+ */
+export function poolRuns(
+  docs: readonly { readonly rounds: number; readonly scenarios: readonly SavedScenario[] }[],
+): { name: string; runs: ScenarioRuns }[] {
+  const out = new Map<string, ScenarioRuns>();
+  let offset = 0;
+  for (const doc of docs) {
+    for (const saved of doc.scenarios) {
+      let merged = out.get(saved.name);
+      if (merged === undefined) {
+        merged = {};
+        out.set(saved.name, merged);
+      }
+      for (const name of SERVER_NAMES) {
+        const records = saved.runs[name];
+        if (records === undefined) continue;
+        const list = merged[name] ?? [];
+        for (const r of records) list.push({ ...r, round: r.round + offset });
+        merged[name] = list;
+      }
+    }
+    offset += doc.rounds;
+  }
+  return [...out].map(([name, runs]) => ({ name, runs }));
+}
+
+/** One scenario of a saved document: its name and its records by server. */
+export interface SavedScenario {
+  readonly name: string;
+  readonly runs: ScenarioRuns;
 }

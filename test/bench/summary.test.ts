@@ -6,7 +6,9 @@ import type { RunRecord, ScenarioRuns } from "../../bench/e2e/runner.js";
 import { SCENARIOS } from "../../bench/e2e/scenarios.js";
 import {
   checkTargets,
+  poolRuns,
   summarizeScenario,
+  targetsOverRuns,
   targetsTable,
   throughputTable,
 } from "../../bench/e2e/summary.js";
@@ -123,5 +125,146 @@ describe("e2e summary: server CPU", () => {
     assert.ok(Math.abs(t.cpuPerMsg - 8) < 1e-9, `${t.cpuPerMsg}`);
     assert.ok(Math.abs(t.userPerMsg - 5) < 1e-9, `${t.userPerMsg}`);
     assert.match(throughputTable([summary]), /µs\/msg\s+usr[\s\S]*\s8\.00\s+5\.00\s/);
+  });
+});
+
+describe("e2e summary: the ceiling's twin (A/A)", () => {
+  const echo = SCENARIOS.find((s) => s.name === "echo-1k");
+  const ceilingTarget = (runs: ScenarioRuns) =>
+    checkTargets([summarizeScenario(echo as NonNullable<typeof echo>, runs)]).find((t) =>
+      t.target.includes("ceiling"),
+    );
+
+  it("shows the twin against the ceiling next to a ceiling target, medians then rounds", () => {
+    assert.ok(echo !== undefined);
+    // Ceiling 100k, 100k, 100k; twin 90k, 100k, 105k: medians 1.00x, rounds 0.90 to 1.05.
+    const runs: ScenarioRuns = {
+      tidews: [0, 1, 2].map((r) => echoRun(r, 270_000, 1e6, 1e6)),
+      raw: [0, 1, 2].map((r) => echoRun(r, 300_000, 1e6, 1e6)),
+      twin: [270_000, 300_000, 315_000].map((m, r) => echoRun(r, m, 1e6, 1e6)),
+    };
+    const result = ceilingTarget(runs);
+    assert.equal(result?.value, "0.90x raw");
+    assert.equal(result?.figure, 0.9);
+    assert.equal(result?.noise, "1.00x (0.90-1.05)");
+    const table = targetsTable(checkTargets([summarizeScenario(echo, runs)]));
+    assert.match(table, /A\/A/);
+    assert.match(table, /0\.90x raw\s+met\s+3\/3\s+1\.00x \(0\.90-1\.05\)/);
+    // The twin is a server of its own in the throughput table.
+    assert.match(throughputTable([summarizeScenario(echo, runs)]), /echo-1k\s+twin\s+100k/);
+  });
+
+  it("leaves the column out without the twin, and the ratio to ws has none", () => {
+    assert.ok(echo !== undefined);
+    const runs: ScenarioRuns = {
+      tidews: [echoRun(0, 270_000, 1e6, 1e6)],
+      ws: [echoRun(0, 100_000, 1e6, 1e6)],
+      raw: [echoRun(0, 300_000, 1e6, 1e6)],
+    };
+    const results = checkTargets([summarizeScenario(echo, runs)]);
+    assert.ok(results.every((t) => t.noise === ""));
+    assert.doesNotMatch(targetsTable(results), /A\/A/);
+    const withTwin = checkTargets([
+      summarizeScenario(echo, { ...runs, twin: [echoRun(0, 300_000, 1e6, 1e6)] }),
+    ]);
+    assert.equal(withTwin.find((t) => t.target.includes("ws"))?.noise, "");
+    assert.equal(withTwin.find((t) => t.target.includes("ceiling"))?.noise, "1.00x");
+  });
+});
+
+describe("e2e summary: targets over several runs", () => {
+  it("puts each run's figure side by side, marks misses and counts the runs that met", () => {
+    const echo = SCENARIOS.find((s) => s.name === "echo-1k");
+    assert.ok(echo !== undefined);
+    // tidews at 0.95x, 0.80x and 0.90x the ceiling in three runs (target >= 0.85x).
+    const run = (messages: number) =>
+      checkTargets([
+        summarizeScenario(echo, {
+          tidews: [echoRun(0, messages, 1e6, 1e6)],
+          raw: [echoRun(0, 300_000, 1e6, 1e6)],
+        }),
+      ]);
+    const table = targetsOverRuns([run(285_000), run(240_000), run(270_000)]);
+    assert.match(table, /over 3 runs/);
+    assert.match(
+      table,
+      />= 85% of the ceiling\s+0\.95x\s+0\.80x\*\s+0\.90x\s+2\/3\s+0\.90x\s+0\.80x-0\.95x/,
+    );
+    // Pool hit rates are not in these records: no row for a target no run could judge.
+    assert.doesNotMatch(table, /pool hit rate/);
+  });
+
+  it("does not count a load-bound run", () => {
+    const echo = SCENARIOS.find((s) => s.name === "echo-1k");
+    assert.ok(echo !== undefined);
+    const bound = echoRun(0, 240_000, 1e6, 1e6);
+    // The load generator used 95% of its core while the server used 67% of its own.
+    const load = { ...(bound.load as NonNullable<RunRecord["load"]>), cpuUser: 2.85e6 };
+    const results = checkTargets([
+      summarizeScenario(echo, {
+        tidews: [{ ...bound, load }],
+        raw: [echoRun(0, 300_000, 1e6, 1e6)],
+      }),
+    ]);
+    const table = targetsOverRuns([results]);
+    assert.match(table, />= 85% of the ceiling\s+0\.80x\?\s+0\/0/);
+  });
+});
+
+describe("e2e summary: every round of several runs at once", () => {
+  it("renumbers the rounds, judges the pooled medians, and pairs the twin with its own rounds", () => {
+    const echo = SCENARIOS.find((s) => s.name === "echo-1k");
+    assert.ok(echo !== undefined);
+    const runsOf = (ms: number[]) => ms.map((m, r) => echoRun(r, m, 1e6, 1e6));
+    // Run A (no twin): tidews at 0.80x, 0.90x and 0.95x a ceiling of 200k. Run B: 0.95x a
+    // ceiling of 300k in each round, and a twin at 1.10x it.
+    const a = {
+      rounds: 3,
+      scenarios: [
+        {
+          name: "echo-1k",
+          runs: { tidews: runsOf([480e3, 540e3, 570e3]), raw: runsOf([600e3, 600e3, 600e3]) },
+        },
+      ],
+    };
+    const b = {
+      rounds: 3,
+      scenarios: [
+        {
+          name: "echo-1k",
+          runs: {
+            tidews: runsOf([855e3, 855e3, 855e3]),
+            raw: runsOf([900e3, 900e3, 900e3]),
+            twin: runsOf([990e3, 990e3, 990e3]),
+          },
+        },
+      ],
+    };
+    const [pooled] = poolRuns([a, b]);
+    assert.equal(pooled?.name, "echo-1k");
+    assert.deepEqual(
+      pooled?.runs.tidews?.map((r) => r.round),
+      [0, 1, 2, 3, 4, 5],
+    );
+    assert.deepEqual(
+      pooled?.runs.twin?.map((r) => r.round),
+      [3, 4, 5],
+    );
+    const all = checkTargets([summarizeScenario(echo, pooled?.runs ?? {})]);
+    const ceiling = all.find((t) => t.target.includes("ceiling"));
+    // Medians over the six rounds: 237.5k against 250k.
+    assert.equal(ceiling?.value, "0.95x raw");
+    // Every round is judged, not only as many as the server with the fewest rounds ran.
+    assert.equal(ceiling?.rounds, "5/6");
+    // The twin against the ceiling's rounds that had a twin (330k / 300k), not against the
+    // median of all the ceiling's rounds (330k / 250k).
+    assert.equal(ceiling?.noise, "1.10x (1.10-1.10)");
+    const perRun = [a, b].map((doc) =>
+      checkTargets(doc.scenarios.map((x) => summarizeScenario(echo, x.runs as ScenarioRuns))),
+    );
+    assert.match(
+      targetsOverRuns(perRun, all),
+      />= 85% of the ceiling\s+0\.90x\s+0\.95x\s+2\/2\s+0\.9[23]x\s+0\.90x-0\.95x\s+0\.95x\s+5\/6\s+1\.10x/,
+    );
   });
 });
