@@ -118,14 +118,19 @@ interface QuickDocument {
       { errors: number; firstError?: string; verified: number; rate?: number; rssPerConn?: number }
     >;
   }[];
-  targets: { scenario: string; verdict: string }[];
+  targets: { scenario: string; verdict: string; value: string; noise: string }[];
 }
 
 describe("npm run bench -- --quick", () => {
-  it("runs every scenario against every server and every echo checks out", {
+  it("runs every scenario against every server (the ceiling's twin too) and every echo checks out", {
     timeout: 600_000,
   }, async () => {
-    const { code, stdout, stderr } = await runScript("bench/index.ts", ["--quick", "--json"]);
+    // --noise adds the twin wherever the ceiling runs, so every server script is exercised.
+    const { code, stdout, stderr } = await runScript("bench/index.ts", [
+      "--quick",
+      "--noise",
+      "--json",
+    ]);
     assert.equal(code, 0, `exit ${code}\n${stderr.slice(-4000)}`);
     const doc = JSON.parse(stdout) as QuickDocument;
     assert.deepEqual(
@@ -147,5 +152,14 @@ describe("npm run bench -- --quick", () => {
       }
     }
     assert.ok(doc.targets.length > 0);
+    // The A/A figure stands next to every target against the ceiling, and nowhere else.
+    for (const t of doc.targets) {
+      const vsCeiling = / raw$/.test(t.value);
+      assert.equal(
+        /^\d+\.\d\dx/.test(t.noise),
+        vsCeiling,
+        `${t.scenario}: ${t.value} / ${t.noise}`,
+      );
+    }
   });
 });
