@@ -214,6 +214,13 @@ export interface Target {
    * over several runs; `format` prints one.
    */
   check(m: TargetInputs): TargetCheck | undefined;
+  /**
+   * For a rate target: the check of a figure that is the median of the rounds' own figures.
+   * The servers' runs of one round are next to each other in time, so each round's ratio is
+   * taken within one state of the machine; the ratio of two medians over rounds would compare
+   * one server's typical state with the other's (see `summary.ts`).
+   */
+  readonly paired?: (figure: number) => TargetCheck;
   /** Prints a {@link TargetCheck.figure} the way `value` shows it, briefly. */
   format(figure: number): string;
 }
@@ -240,17 +247,23 @@ function ratioTarget(
   versus: ServerName,
   test: (r: number) => boolean,
 ): Target {
+  const rate = metric === "rate" || metric === "mbps";
+  const judge = (r: number): TargetCheck => ({
+    value: `${r.toFixed(2)}x ${versus}`,
+    met: test(r),
+    figure: r,
+  });
   return {
     scenario,
     text,
-    rate: metric === "rate" || metric === "mbps",
+    rate,
     ...(versus === "raw" ? { ceilingMetric: metric } : {}),
+    ...(rate ? { paired: judge } : {}),
     check(m) {
       const a = m.metric("tidews", metric);
       const b = m.metric(versus, metric);
       if (a === undefined || b === undefined || !(b > 0)) return undefined;
-      const r = a / b;
-      return { value: `${r.toFixed(2)}x ${versus}`, met: test(r), figure: r };
+      return judge(a / b);
     },
     format: (r) => `${r.toFixed(2)}x`,
   };

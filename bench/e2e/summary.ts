@@ -20,6 +20,7 @@ import {
   type ServerName,
   TARGETS,
   type Target,
+  type TargetCheck,
   type TargetInputs,
 } from "./scenarios.js";
 
@@ -207,6 +208,61 @@ export function summarizeScenario(scenario: Scenario, runs: ScenarioRuns): Scena
   return { scenario, servers, runs };
 }
 
+/**
+ * The scenario's servers round by round: for each round that some server ran, in order, the
+ * summaries of that round's records alone. Rounds interleave the servers, so the runs of one
+ * round are next to each other in time, within one state of the machine.
+ */
+export function roundsOf(s: ScenarioSummary): Partial<Record<ServerName, ServerSummary>>[] {
+  const rounds = new Set<number>();
+  for (const name of SERVER_NAMES) for (const r of s.runs[name] ?? []) rounds.add(r.round);
+  return [...rounds]
+    .sort((a, b) => a - b)
+    .map((round) => {
+      const servers: Partial<Record<ServerName, ServerSummary>> = {};
+      for (const name of SERVER_NAMES) {
+        const record = s.runs[name]?.find((r) => r.round === round);
+        if (record !== undefined) servers[name] = summarizeServer(s.scenario, name, [record]);
+      }
+      return servers;
+    });
+}
+
+/**
+ * The ratio of `a` to `b` on `pick`, paired by round: the median over the rounds that both ran
+ * of each round's own ratio, with its lowest and highest round; `undefined` when no round has
+ * both.
+ *
+ * This machine's speed moves between runs by up to a quarter, and in some scenarios the runs
+ * fall into a fast and a slow state. The ratio of two medians over rounds then compares the
+ * state that one server drew most often with the state the other drew: in one 10-round run of
+ * `random-64k`, tidews was at 0.78-0.90x the ceiling in every round where both ran in the same
+ * state, and at 1.01x by the medians, because the ceiling had drawn three slow rounds out of ten.
+ */
+export function pairedRatio(
+  rounds: readonly Partial<Record<ServerName, ServerSummary>>[],
+  a: ServerName,
+  b: ServerName,
+  pick: (s: ServerSummary) => number | undefined,
+): { median: number; low: number; high: number; rounds: number } | undefined {
+  const ratios: number[] = [];
+  for (const servers of rounds) {
+    const x = servers[a];
+    const y = servers[b];
+    const vx = x === undefined ? undefined : pick(x);
+    const vy = y === undefined ? undefined : pick(y);
+    if (vx !== undefined && vy !== undefined && vy > 0 && Number.isFinite(vx / vy))
+      ratios.push(vx / vy);
+  }
+  if (ratios.length === 0) return undefined;
+  return {
+    median: median(ratios),
+    low: Math.min(...ratios),
+    high: Math.max(...ratios),
+    rounds: ratios.length,
+  };
+}
+
 /** A latency in microseconds for a table: `"87µs"`, `"1.23ms"`. */
 export function formatLatency(us: number | undefined): string {
   if (us === undefined || !Number.isFinite(us)) return "";
@@ -223,10 +279,18 @@ function r(a: number | undefined, b: number | undefined): string {
   return a === undefined || b === undefined ? "" : ratio(a, b);
 }
 
-/** `"rate ratio / per-CPU ratio"` of tidews against another server. */
-function both(t: ServerSummary | undefined, o: ServerSummary | undefined): string {
-  if (t === undefined || o === undefined) return "";
-  return `${r(t.rate, o.rate)} / ${r(t.capacity, o.capacity)}`;
+/**
+ * `"rate ratio / per-CPU ratio"` of tidews against another server, each the median of the
+ * rounds' own ratios (see {@link pairedRatio}).
+ */
+function both(
+  rounds: readonly Partial<Record<ServerName, ServerSummary>>[],
+  o: ServerName,
+): string {
+  const rate = pairedRatio(rounds, "tidews", o, (s) => s.rate);
+  if (rate === undefined) return "";
+  const cpu = pairedRatio(rounds, "tidews", o, (s) => s.capacity);
+  return `${ratio(rate.median, 1)} / ${cpu === undefined ? "" : ratio(cpu.median, 1)}`;
 }
 
 function note(s: ServerSummary): string {
@@ -243,9 +307,10 @@ function note(s: ServerSummary): string {
 /** The throughput table. */
 export function throughputTable(summaries: readonly ScenarioSummary[]): string {
   const rows: Cell[][] = [];
-  for (const { scenario, servers } of summaries) {
+  for (const summary of summaries) {
+    const { scenario, servers } = summary;
     if (scenario.measure !== "throughput") continue;
-    const t = servers.tidews;
+    const rounds = servers.tidews === undefined ? [] : roundsOf(summary);
     for (const name of SERVER_NAMES) {
       const s = servers[name];
       if (s === undefined) continue;
@@ -263,8 +328,8 @@ export function throughputTable(summaries: readonly ScenarioSummary[]): string {
         s.userPerMsg === undefined ? "" : s.userPerMsg.toPrecision(3),
         s.serverRss === undefined ? "" : formatBytes(s.serverRss),
         pct(s.loadCpu),
-        mine ? both(t, servers.ws) : "",
-        mine ? both(t, servers.raw) : "",
+        mine ? both(rounds, "ws") : "",
+        mine ? both(rounds, "raw") : "",
         note(s),
       ]);
     }
@@ -272,7 +337,7 @@ export function throughputTable(summaries: readonly ScenarioSummary[]): string {
   return formatTable(
     "Throughput (per second: messages, deliveries for broadcast, handshakes for setup; MB = 10^6 B of payload;\n" +
       "µs/msg = server CPU per message, usr = its user-mode part (the rest is the kernel's);\n" +
-      "vs ws / vs ceil = tidews rate ratio / ratio per server CPU-second)",
+      "vs ws / vs ceil = tidews rate ratio / ratio per server CPU-second, each the median of the rounds' own ratios)",
     [
       "scenario",
       "server",
@@ -355,8 +420,8 @@ export interface TargetResult {
   readonly figure?: number;
   /**
    * For a target against the ceiling, in a run with its twin (`--noise`): the same ratio
-   * between the two copies of the ceiling, from the medians, then its range over the rounds:
-   * `"0.97x (0.91-1.04)"`. "" otherwise.
+   * between the two copies of the ceiling, judged as the target is (the median of the rounds'
+   * ratios for a rate), then its range over the rounds: `"0.97x (0.91-1.04)"`. "" otherwise.
    */
   readonly noise: string;
 }
@@ -377,71 +442,67 @@ function targetInputs(
 }
 
 /**
- * How many rounds meet `target` when each is judged alone: the verdict's spread. Rounds
- * interleave the servers, so one round's runs are minutes apart at most; a target met in most
- * rounds but missed by the medians (or the reverse) sits inside this machine's noise.
+ * `target` judged on each round alone (see {@link roundsOf}), in round order; empty with fewer
+ * than two rounds. A round without a server the target reads is left out.
  */
-function roundsMet(s: ScenarioSummary, target: Target, noisy: boolean): string {
-  // Every round that some server ran; a round without a server the target reads is not judged.
-  const rounds = new Set<number>();
-  for (const name of SERVER_NAMES) for (const r of s.runs[name] ?? []) rounds.add(r.round);
-  if (rounds.size < 2) return "";
-  let met = 0;
-  let judged = 0;
-  for (const round of [...rounds].sort((a, b) => a - b)) {
-    const servers: Partial<Record<ServerName, ServerSummary>> = {};
-    for (const name of SERVER_NAMES) {
-      const record = s.runs[name]?.find((r) => r.round === round);
-      if (record !== undefined) servers[name] = summarizeServer(s.scenario, name, [record]);
-    }
+function roundChecks(
+  rounds: readonly Partial<Record<ServerName, ServerSummary>>[],
+  target: Target,
+  noisy: boolean,
+): TargetCheck[] {
+  if (rounds.length < 2) return [];
+  const checks: TargetCheck[] = [];
+  for (const servers of rounds) {
     const res = target.check(targetInputs(servers, noisy));
-    if (res === undefined) continue;
-    judged++;
-    if (res.met) met++;
+    if (res !== undefined) checks.push(res);
   }
-  return judged === 0 ? "" : `${met}/${judged}`;
+  return checks;
 }
 
 /**
- * The ceiling's twin against the ceiling on the metric of `target`, from the medians and round
- * by round (see {@link TargetResult.noise}).
+ * The ceiling's twin against the ceiling on the metric of `target`, with the target's own
+ * estimator (the median of the rounds' ratios for a rate target, else the ratio of the
+ * medians), then its range over the rounds (see {@link TargetResult.noise}).
  */
-function noiseOf(s: ScenarioSummary, target: Target, noisy: boolean): string {
+function noiseOf(
+  s: ScenarioSummary,
+  rounds: readonly Partial<Record<ServerName, ServerSummary>>[],
+  target: Target,
+  noisy: boolean,
+): string {
   const metric = target.ceilingMetric;
   if (metric === undefined) return "";
-  const twinOver = (servers: Partial<Record<ServerName, ServerSummary>>): number | undefined => {
-    const m = targetInputs(servers, noisy);
-    const a = m.metric("twin", metric);
-    const b = m.metric("raw", metric);
-    return a === undefined || b === undefined || !(b > 0) ? undefined : a / b;
-  };
-  // The ceiling's rounds that had a twin (all of them but in runs pooled with others).
-  const twins = s.runs.twin ?? [];
-  const paired = (s.runs.raw ?? []).filter((r) => twins.some((t) => t.round === r.round));
-  if (twins.length === 0 || paired.length === 0) return "";
-  const whole = twinOver({
-    twin: summarizeServer(s.scenario, "twin", twins),
-    raw: summarizeServer(s.scenario, "raw", paired),
-  });
-  if (whole === undefined) return "";
-  const perRound: number[] = [];
-  for (const record of twins) {
-    const raw = paired.find((r) => r.round === record.round);
-    if (raw === undefined) continue;
-    const v = twinOver({
-      twin: summarizeServer(s.scenario, "twin", [record]),
-      raw: summarizeServer(s.scenario, "raw", [raw]),
-    });
-    if (v !== undefined) perRound.push(v);
+  const pick = (servers: Partial<Record<ServerName, ServerSummary>>, name: ServerName) =>
+    targetInputs(servers, noisy).metric(name, metric);
+  // Only the rounds that had a twin (all of them but in runs pooled with others).
+  const paired = pairedRatio(
+    rounds.map((servers) => ({
+      twin: servers.twin,
+      raw: servers.twin === undefined ? undefined : servers.raw,
+    })),
+    "twin",
+    "raw",
+    (v) => pick({ [v.server]: v }, v.server),
+  );
+  if (paired === undefined) return "";
+  let whole = paired.median;
+  if (target.paired === undefined) {
+    const twins = s.runs.twin ?? [];
+    const raws = (s.runs.raw ?? []).filter((r) => twins.some((t) => t.round === r.round));
+    const a = pick({ twin: summarizeServer(s.scenario, "twin", twins) }, "twin");
+    const b = pick({ raw: summarizeServer(s.scenario, "raw", raws) }, "raw");
+    if (a === undefined || b === undefined || !(b > 0)) return "";
+    whole = a / b;
   }
-  const range =
-    perRound.length < 2
-      ? ""
-      : ` (${Math.min(...perRound).toFixed(2)}-${Math.max(...perRound).toFixed(2)})`;
+  const range = paired.rounds < 2 ? "" : ` (${paired.low.toFixed(2)}-${paired.high.toFixed(2)})`;
   return `${whole.toFixed(2)}x${range}`;
 }
 
-/** Checks the issue's targets against the summaries. */
+/**
+ * Checks the issue's targets against the summaries. A rate target is judged on the median of
+ * the rounds' own ratios ({@link Target.paired}, so "met" means most rounds met it); the others
+ * on the medians over rounds.
+ */
 export function checkTargets(summaries: readonly ScenarioSummary[]): TargetResult[] {
   const out: TargetResult[] = [];
   for (const target of TARGETS) {
@@ -450,7 +511,12 @@ export function checkTargets(summaries: readonly ScenarioSummary[]): TargetResul
     // On a busy machine, rates compare what the servers were given, not what they can do:
     // compare messages per second of server CPU instead (the same payloads, so MB/s alike).
     const noisy = SERVER_NAMES.some((n) => (s.servers[n]?.otherCpu ?? 0) > NOISE_CPU);
-    const res = target.check(targetInputs(s.servers, noisy));
+    const rounds = roundsOf(s);
+    const perRound = roundChecks(rounds, target, noisy);
+    const res =
+      target.paired !== undefined && perRound.length >= 2
+        ? target.paired(median(perRound.map((c) => c.figure)))
+        : target.check(targetInputs(s.servers, noisy));
     const bound = SERVER_NAMES.some((n) => s.servers[n]?.loadBound === true);
     const failed = SERVER_NAMES.some((n) => (s.servers[n]?.errors ?? 0) > 0);
     out.push({
@@ -465,9 +531,10 @@ export function checkTargets(summaries: readonly ScenarioSummary[]): TargetResul
             : bound
               ? `${res.met ? "met" : "MISSED"} (load-bound run)`
               : `${res.met ? "met" : "MISSED"}${noisy && target.rate === true ? " (per server CPU-second: noisy run)" : ""}`,
-      rounds: roundsMet(s, target, noisy),
+      rounds:
+        perRound.length === 0 ? "" : `${perRound.filter((c) => c.met).length}/${perRound.length}`,
       ...(res !== undefined ? { figure: res.figure } : {}),
-      noise: noiseOf(s, target, noisy),
+      noise: noiseOf(s, rounds, target, noisy),
     });
   }
   return out;
@@ -479,7 +546,8 @@ export function targetsTable(results: readonly TargetResult[]): string {
   return formatTable(
     noise
       ? "Targets of issue 7 (tidews, same run; A/A = the ceiling's twin against the ceiling,\n" +
-          "medians and range over rounds: how far apart this run put two identical servers)"
+          "judged as the target is, and its range over rounds: how far apart this run put two\n" +
+          "identical servers)"
       : "Targets of issue 7 (tidews, same run)",
     ["scenario", "target", "measured", "verdict", "rounds met", ...(noise ? ["A/A"] : [])],
     results.map((t) => [

@@ -172,6 +172,45 @@ describe("e2e summary: the ceiling's twin (A/A)", () => {
   });
 });
 
+describe("e2e summary: rate targets paired by round", () => {
+  it("judges the median of the rounds' own ratios, not the ratio of the medians", () => {
+    const echo = SCENARIOS.find((s) => s.name === "echo-1k");
+    assert.ok(echo !== undefined);
+    const runsOf = (ms: number[]) => ms.map((m, r) => echoRun(r, m, 1e6, 1e6));
+    // A machine with a fast and a slow state (100 and 60 units). tidews is at 0.80x the
+    // ceiling whenever both ran in the same state, but the ceiling drew the slow state in
+    // three rounds of five and tidews in one: by the medians, 240k messages in
+    // 3 s against 180k (1.33x).
+    const runs: ScenarioRuns = {
+      tidews: runsOf([240e3, 240e3, 240e3, 144e3, 240e3]),
+      raw: runsOf([300e3, 180e3, 180e3, 180e3, 300e3]),
+      // The twin drew the slow state in two rounds, once with the ceiling: 1.00x in four
+      // rounds, 1.67x in one, and 1.67x by the medians.
+      twin: runsOf([300e3, 300e3, 180e3, 180e3, 300e3]),
+    };
+    const summary = summarizeScenario(echo, runs);
+    const ceiling = checkTargets([summary]).find((t) => t.target.includes("ceiling"));
+    assert.equal(ceiling?.value, "0.80x raw");
+    assert.equal(ceiling?.verdict, "MISSED");
+    assert.equal(ceiling?.rounds, "2/5", "0.80, 1.33, 1.33, 0.80, 0.80");
+    assert.equal(ceiling?.noise, "1.00x (1.00-1.67)");
+    // The throughput table's ratio agrees with the verdict.
+    assert.match(throughputTable([summary]), /echo-1k\s+tidews\s+80\.0k.*0\.80x \/ 0\.80x/);
+  });
+
+  it("keeps the ratio of the medians for memory targets", () => {
+    assert.ok(idle !== undefined);
+    // Per round 1.20x, 0.90x, 1.10x; by the medians 5500 against 5000.
+    const runs: ScenarioRuns = {
+      tidews: [idleRun(0, 6000), idleRun(1, 4500), idleRun(2, 5500)],
+      raw: [idleRun(0, 5000), idleRun(1, 5000), idleRun(2, 5000)],
+    };
+    const [result] = checkTargets([summarizeScenario(idle, runs)]);
+    assert.equal(result?.value, "1.10x raw");
+    assert.equal(result?.rounds, "1/3");
+  });
+});
+
 describe("e2e summary: targets over several runs", () => {
   it("puts each run's figure side by side, marks misses and counts the runs that met", () => {
     const echo = SCENARIOS.find((s) => s.name === "echo-1k");
