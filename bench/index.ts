@@ -22,9 +22,11 @@
  *   `bench/results/profiles/`; figures of a profiled run are not results);
  * - `--docs`: also copy the charts to `docs/bench/`;
  * - `--from FILE`: run nothing; print the tables of a JSON document written earlier (`--json`,
- *   or `bench/results/e2e.json`), judged by this checkout's summary code. `--from A,B,...`
+ *   or `bench/results/e2e.json`; gzipped when the name ends in `.gz`, as the runs kept in
+ *   `docs/bench/runs/` are), judged by this checkout's summary code. `--from A,B,...`
  *   (several documents): one table of the targets over those runs, each run's figure side by
- *   side, with how many runs met each target.
+ *   side, with how many runs met each target. `--per-round` (with one document): also every
+ *   round of every throughput scenario on its own, against the ceiling of the same round.
  *
  * Charts and the JSON document are always written to `bench/results/`.
  *
@@ -34,6 +36,7 @@
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { join, relative } from "node:path";
+import { gunzipSync } from "node:zlib";
 import { charts } from "./e2e/charts.js";
 import { fileLimits, HAS_TASKSET, ROOT } from "./e2e/processes.js";
 import { PROFILE_DIR, type RunSettings, runScenario } from "./e2e/runner.js";
@@ -42,6 +45,7 @@ import {
   checkTargets,
   memoryTable,
   poolRuns,
+  roundsTable,
   type SavedScenario,
   type ScenarioSummary,
   summarizeScenario,
@@ -120,12 +124,16 @@ function summariesOf(scenarios: readonly SavedScenario[], file: string): Scenari
  * one column each (numbered in the order given; the dates are listed under the table).
  */
 function printSaved(files: readonly string[]): number {
-  const docs = files.map((file) => JSON.parse(readFileSync(file, "utf8")) as SavedRun);
+  // The runs kept in docs/bench/runs/ are gzipped.
+  const read = (file: string) =>
+    (file.endsWith(".gz") ? gunzipSync(readFileSync(file)) : readFileSync(file)).toString("utf8");
+  const docs = files.map((file) => JSON.parse(read(file)) as SavedRun);
   if (docs.length === 1) {
     const doc = docs[0] as SavedRun;
     const summaries = summariesOf(doc.scenarios, files[0] as string);
     const targets = checkTargets(summaries);
     printTables(doc.machine, doc.settings, doc.settings.seconds, summaries, targets);
+    if (hasFlag("per-round")) process.stdout.write(`${roundsTable(summaries)}\n`);
     return 0;
   }
   const results: TargetResult[][] = docs.map((doc, i) =>

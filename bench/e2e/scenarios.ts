@@ -204,6 +204,11 @@ export interface Target {
   /** Compares rates (messages or bytes per second), which a noisy run judges per CPU-second. */
   readonly rate?: boolean;
   /**
+   * The servers the target reads. Medians are taken over the rounds that all of them ran, so
+   * that runs pooled from several documents (`--from A,B`) compare like with like.
+   */
+  readonly servers: readonly ServerName[];
+  /**
    * For a ratio against the ceiling: the metric compared, so that a run with the ceiling's twin
    * can show the same ratio between the two copies of the ceiling (the noise next to the value).
    */
@@ -257,6 +262,7 @@ function ratioTarget(
     scenario,
     text,
     rate,
+    servers: ["tidews", versus],
     ...(versus === "raw" ? { ceilingMetric: metric } : {}),
     ...(rate ? { paired: judge } : {}),
     check(m) {
@@ -277,6 +283,7 @@ export const TARGETS: readonly Target[] = [
   {
     scenario: "echo-1k-1000",
     text: "p99 <= ws p99",
+    servers: ["tidews", "ws"],
     check(m) {
       const a = m.metric("tidews", "p99");
       const b = m.metric("ws", "p99");
@@ -296,6 +303,7 @@ export const TARGETS: readonly Target[] = [
     (scenario): Target => ({
       scenario,
       text: "pool hit rate > 99%",
+      servers: ["tidews"],
       check(m) {
         const h = m.metric("tidews", "poolHit");
         if (h === undefined) return undefined;

@@ -84,10 +84,13 @@ export interface ServerSummary {
   readonly connectMs?: number;
 }
 
+/** Summaries by server: of a scenario, or of one of its rounds (see {@link roundsOf}). */
+export type ServerSummaries = Partial<Record<ServerName, ServerSummary>>;
+
 /** One scenario's summaries. */
 export interface ScenarioSummary {
   readonly scenario: Scenario;
-  readonly servers: Partial<Record<ServerName, ServerSummary>>;
+  readonly servers: ServerSummaries;
   readonly runs: ScenarioRuns;
 }
 
@@ -200,7 +203,7 @@ export function summarizeServer(
 
 /** Summarizes a scenario. */
 export function summarizeScenario(scenario: Scenario, runs: ScenarioRuns): ScenarioSummary {
-  const servers: Partial<Record<ServerName, ServerSummary>> = {};
+  const servers: ServerSummaries = {};
   for (const name of SERVER_NAMES) {
     const records = runs[name];
     if (records !== undefined) servers[name] = summarizeServer(scenario, name, records);
@@ -213,13 +216,13 @@ export function summarizeScenario(scenario: Scenario, runs: ScenarioRuns): Scena
  * summaries of that round's records alone. Rounds interleave the servers, so the runs of one
  * round are next to each other in time, within one state of the machine.
  */
-export function roundsOf(s: ScenarioSummary): Partial<Record<ServerName, ServerSummary>>[] {
+export function roundsOf(s: ScenarioSummary): ServerSummaries[] {
   const rounds = new Set<number>();
   for (const name of SERVER_NAMES) for (const r of s.runs[name] ?? []) rounds.add(r.round);
   return [...rounds]
     .sort((a, b) => a - b)
     .map((round) => {
-      const servers: Partial<Record<ServerName, ServerSummary>> = {};
+      const servers: ServerSummaries = {};
       for (const name of SERVER_NAMES) {
         const record = s.runs[name]?.find((r) => r.round === round);
         if (record !== undefined) servers[name] = summarizeServer(s.scenario, name, [record]);
@@ -240,7 +243,7 @@ export function roundsOf(s: ScenarioSummary): Partial<Record<ServerName, ServerS
  * state, and at 1.01x by the medians, because the ceiling had drawn three slow rounds out of ten.
  */
 export function pairedRatio(
-  rounds: readonly Partial<Record<ServerName, ServerSummary>>[],
+  rounds: readonly ServerSummaries[],
   a: ServerName,
   b: ServerName,
   pick: (s: ServerSummary) => number | undefined,
@@ -283,10 +286,7 @@ function r(a: number | undefined, b: number | undefined): string {
  * `"rate ratio / per-CPU ratio"` of tidews against another server, each the median of the
  * rounds' own ratios (see {@link pairedRatio}).
  */
-function both(
-  rounds: readonly Partial<Record<ServerName, ServerSummary>>[],
-  o: ServerName,
-): string {
+function both(rounds: readonly ServerSummaries[], o: ServerName): string {
   const rate = pairedRatio(rounds, "tidews", o, (s) => s.rate);
   if (rate === undefined) return "";
   const cpu = pairedRatio(rounds, "tidews", o, (s) => s.capacity);
@@ -352,6 +352,72 @@ export function throughputTable(summaries: readonly ScenarioSummary[]): string {
       "srv RSS",
       "load CPU",
       "vs ws",
+      "vs ceil",
+      "note",
+    ],
+    rows,
+  );
+}
+
+/**
+ * Each round of each throughput scenario on its own (`--from FILE --per-round`): per server, the
+ * rate, the server's CPU per message and its user part, its share of a core, the load
+ * generator's, and the ratio to the ceiling of the same round on the metric of the scenario's
+ * ceiling target (MB/s for `random-64k`, messages elsewhere). What a paired verdict is the
+ * median of, and where a machine state shows (a round whose kernel time per message doubles).
+ */
+export function roundsTable(summaries: readonly ScenarioSummary[]): string {
+  const rows: Cell[][] = [];
+  for (const summary of summaries) {
+    const { scenario } = summary;
+    if (scenario.measure !== "throughput") continue;
+    const metric =
+      TARGETS.find((t) => t.scenario === scenario.name && t.ceilingMetric !== undefined)
+        ?.ceilingMetric === "mbps"
+        ? "mbps"
+        : "rate";
+    roundsOf(summary).forEach((servers, i) => {
+      const ceiling = servers.raw?.[metric];
+      for (const name of SERVER_NAMES) {
+        const v = servers[name];
+        if (v === undefined) continue;
+        const own = v[metric];
+        rows.push([
+          scenario.name,
+          String(i),
+          name,
+          v.rate === undefined ? "" : formatNumber(v.rate),
+          v.mbps === undefined ? "" : formatNumber(v.mbps),
+          v.cpuPerMsg === undefined ? "" : v.cpuPerMsg.toPrecision(3),
+          v.userPerMsg === undefined ? "" : v.userPerMsg.toPrecision(3),
+          pct(v.serverCpu),
+          pct(v.loadCpu),
+          name === "raw" || ceiling === undefined || own === undefined ? "" : ratio(own, ceiling),
+          [
+            v.loadBound === true ? "load-bound" : "",
+            v.otherCpu !== undefined && v.otherCpu > NOISE_CPU
+              ? `NOISY (others: ${Math.round(v.otherCpu * 100)}%)`
+              : "",
+          ]
+            .filter((n) => n !== "")
+            .join("; "),
+        ]);
+      }
+    });
+  }
+  return formatTable(
+    "Rounds (each server's run of each round; vs ceil = against the ceiling's run of the same round,\n" +
+      "in MB/s for random-64k and messages elsewhere; rounds are numbered from 0, as in the JSON)",
+    [
+      "scenario",
+      "round",
+      "server",
+      "rate/s",
+      "MB/s",
+      "µs/msg",
+      "usr",
+      "srv CPU",
+      "load CPU",
       "vs ceil",
       "note",
     ],
@@ -427,10 +493,7 @@ export interface TargetResult {
 }
 
 /** The metrics of a scenario's servers as a target reads them (per CPU-second when noisy). */
-function targetInputs(
-  servers: Partial<Record<ServerName, ServerSummary>>,
-  noisy: boolean,
-): TargetInputs {
+function targetInputs(servers: ServerSummaries, noisy: boolean): TargetInputs {
   return {
     metric(server, name) {
       const v = servers[server];
@@ -446,7 +509,7 @@ function targetInputs(
  * than two rounds. A round without a server the target reads is left out.
  */
 function roundChecks(
-  rounds: readonly Partial<Record<ServerName, ServerSummary>>[],
+  rounds: readonly ServerSummaries[],
   target: Target,
   noisy: boolean,
 ): TargetCheck[] {
@@ -466,24 +529,16 @@ function roundChecks(
  */
 function noiseOf(
   s: ScenarioSummary,
-  rounds: readonly Partial<Record<ServerName, ServerSummary>>[],
+  rounds: readonly ServerSummaries[],
   target: Target,
   noisy: boolean,
 ): string {
   const metric = target.ceilingMetric;
   if (metric === undefined) return "";
-  const pick = (servers: Partial<Record<ServerName, ServerSummary>>, name: ServerName) =>
+  const pick = (servers: ServerSummaries, name: ServerName) =>
     targetInputs(servers, noisy).metric(name, metric);
-  // Only the rounds that had a twin (all of them but in runs pooled with others).
-  const paired = pairedRatio(
-    rounds.map((servers) => ({
-      twin: servers.twin,
-      raw: servers.twin === undefined ? undefined : servers.raw,
-    })),
-    "twin",
-    "raw",
-    (v) => pick({ [v.server]: v }, v.server),
-  );
+  // Only the rounds that had a twin count (all of them but in runs pooled with others).
+  const paired = pairedRatio(rounds, "twin", "raw", (v) => pick({ [v.server]: v }, v.server));
   if (paired === undefined) return "";
   let whole = paired.median;
   if (target.paired === undefined) {
@@ -496,6 +551,25 @@ function noiseOf(
   }
   const range = paired.rounds < 2 ? "" : ` (${paired.low.toFixed(2)}-${paired.high.toFixed(2)})`;
   return `${whole.toFixed(2)}x${range}`;
+}
+
+/**
+ * The summaries of `servers` over the rounds that all of them ran: the scenario's own when
+ * every round had them all (one run), else made again from those rounds' records (runs pooled
+ * from documents with different servers).
+ */
+function sharedRounds(s: ScenarioSummary, servers: readonly ServerName[]): ServerSummaries {
+  const rounds = servers.map((name) => new Set((s.runs[name] ?? []).map((r) => r.round)));
+  const [first, ...others] = rounds;
+  if (first === undefined) return s.servers;
+  const shared = [...first].filter((round) => others.every((o) => o.has(round)));
+  if (rounds.every((set) => set.size === shared.length)) return s.servers;
+  const out: ServerSummaries = {};
+  for (const name of servers) {
+    const records = (s.runs[name] ?? []).filter((r) => shared.includes(r.round));
+    if (records.length > 0) out[name] = summarizeServer(s.scenario, name, records);
+  }
+  return out;
 }
 
 /**
@@ -516,9 +590,10 @@ export function checkTargets(summaries: readonly ScenarioSummary[]): TargetResul
     const res =
       target.paired !== undefined && perRound.length >= 2
         ? target.paired(median(perRound.map((c) => c.figure)))
-        : target.check(targetInputs(s.servers, noisy));
-    const bound = SERVER_NAMES.some((n) => s.servers[n]?.loadBound === true);
-    const failed = SERVER_NAMES.some((n) => (s.servers[n]?.errors ?? 0) > 0);
+        : target.check(targetInputs(sharedRounds(s, target.servers), noisy));
+    // A run is not judged when a server the target reads was load-bound or failed a check.
+    const bound = target.servers.some((n) => s.servers[n]?.loadBound === true);
+    const failed = target.servers.some((n) => (s.servers[n]?.errors ?? 0) > 0);
     out.push({
       scenario: target.scenario,
       target: target.text,

@@ -7,6 +7,7 @@ import { SCENARIOS } from "../../bench/e2e/scenarios.js";
 import {
   checkTargets,
   poolRuns,
+  roundsTable,
   summarizeScenario,
   targetsOverRuns,
   targetsTable,
@@ -198,6 +199,25 @@ describe("e2e summary: rate targets paired by round", () => {
     assert.match(throughputTable([summary]), /echo-1k\s+tidews\s+80\.0k.*0\.80x \/ 0\.80x/);
   });
 
+  it("prints each round against the ceiling of the same round (--per-round)", () => {
+    const echo = SCENARIOS.find((s) => s.name === "echo-1k");
+    assert.ok(echo !== undefined);
+    const runsOf = (ms: number[]) => ms.map((m, r) => echoRun(r, m, 1e6, 1e6));
+    const table = roundsTable([
+      summarizeScenario(echo, {
+        tidews: runsOf([240e3, 144e3]),
+        raw: runsOf([300e3, 180e3]),
+        twin: runsOf([300e3, 300e3]),
+      }),
+    ]);
+    // 240k and 144k messages in 3 s: 80.0k and 48.0k per second, 0.80x the ceiling in both.
+    assert.match(table, /echo-1k\s+0\s+tidews\s+80\.0k.*0\.80x/);
+    assert.match(table, /echo-1k\s+1\s+tidews\s+48\.0k.*0\.80x/);
+    assert.match(table, /echo-1k\s+1\s+twin\s+100k.*1\.67x/);
+    // The ceiling's own rows have no ratio.
+    assert.match(table, /echo-1k\s+1\s+raw\s+60\.0k[^x]*$/m);
+  });
+
   it("keeps the ratio of the medians for memory targets", () => {
     assert.ok(idle !== undefined);
     // Per round 1.20x, 0.90x, 1.10x; by the medians 5500 against 5000.
@@ -251,6 +271,47 @@ describe("e2e summary: targets over several runs", () => {
 });
 
 describe("e2e summary: every round of several runs at once", () => {
+  it("takes a median target over the rounds where both of its servers ran", () => {
+    assert.ok(idle !== undefined);
+    const perConn = (values: number[]) => values.map((v, r) => idleRun(r, v));
+    // Run A: tidews and the bare socket at 5,000 B per connection. Run B: tidews alone, at
+    // 9,000. Over all six of tidews' rounds its median would be 7,000 (1.40x, missed).
+    const [pooled] = poolRuns([
+      {
+        rounds: 3,
+        scenarios: [
+          {
+            name: "idle-10k",
+            runs: { tidews: perConn([5000, 5000, 5000]), raw: perConn([5000, 5000, 5000]) },
+          },
+        ],
+      },
+      {
+        rounds: 3,
+        scenarios: [{ name: "idle-10k", runs: { tidews: perConn([9000, 9000, 9000]) } }],
+      },
+    ]);
+    const [result] = checkTargets([summarizeScenario(idle, pooled?.runs ?? {})]);
+    assert.equal(result?.value, "1.00x raw");
+    assert.equal(result?.verdict, "met");
+  });
+
+  it("judges a target whose own servers were not load-bound, whatever the twin was", () => {
+    const echo = SCENARIOS.find((s) => s.name === "echo-1k");
+    assert.ok(echo !== undefined);
+    const bound = echoRun(0, 300_000, 1e6, 1e6);
+    // The twin's load generator used 95% of its core while its server used 67%.
+    const load = { ...(bound.load as NonNullable<RunRecord["load"]>), cpuUser: 2.85e6 };
+    const results = checkTargets([
+      summarizeScenario(echo, {
+        tidews: [echoRun(0, 270_000, 1e6, 1e6)],
+        raw: [echoRun(0, 300_000, 1e6, 1e6)],
+        twin: [{ ...bound, load }],
+      }),
+    ]);
+    assert.equal(results.find((t) => t.target.includes("ceiling"))?.verdict, "met");
+  });
+
   it("renumbers the rounds, judges the pooled medians, and pairs the twin with its own rounds", () => {
     const echo = SCENARIOS.find((s) => s.name === "echo-1k");
     assert.ok(echo !== undefined);

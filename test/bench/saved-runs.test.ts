@@ -1,0 +1,34 @@
+// The runs kept in docs/bench/runs/ still print what docs/bench/e2e.md quotes of them, when
+// judged by this checkout's summary code (`npm run bench -- --from FILE`).
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { runScript } from "../helpers/run-script.js";
+
+const AA_1 = "docs/bench/runs/s11-aa-1.json.gz";
+const FULL = "docs/bench/runs/s11-full.json.gz";
+
+describe("npm run bench -- --from (the runs kept in docs/bench/runs/)", () => {
+  it("prints the tables of a gzipped run: the 10-round A/A run of session 11", async () => {
+    const { code, stdout, stderr } = await runScript("bench/index.ts", ["--from", AA_1]);
+    assert.equal(code, 0, stderr);
+    // The paired estimator: random-64k missed, with two copies of the ceiling at 0.99x.
+    assert.match(
+      stdout,
+      /random-64k\s+>= 95% of the ceiling MB\/s\s+0\.89x raw\s+MISSED\s+3\/10\s+0\.99x \(0\.84-1\.63\)/,
+    );
+    assert.match(stdout, /echo-1k\s+>= 85% of the ceiling\s+0\.86x raw\s+met\s+7\/10/);
+    assert.match(stdout, /echo-1k-1000\s+>= 95% of the ceiling\s+0\.98x raw\s+met\s+8\/10/);
+  });
+
+  it("puts several runs side by side and judges all their rounds at once", async () => {
+    const { code, stdout, stderr } = await runScript("bench/index.ts", [
+      "--from",
+      `${FULL},${AA_1}`,
+    ]);
+    assert.equal(code, 0, stderr);
+    assert.match(stdout, /Targets of issue 7 over 2 runs/);
+    // run 1 (the full run) could not judge random-64k (load-bound), run 2 missed it.
+    assert.match(stdout, /random-64k\s+>= 95% of the ceiling MB\/s\s+1\.01x\?\s+0\.89x\*\s+0\/1/);
+    assert.match(stdout, /run 2: docs\/bench\/runs\/s11-aa-1\.json\.gz, 2026-12-04/);
+  });
+});
