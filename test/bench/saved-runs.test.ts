@@ -8,8 +8,12 @@ const AA_1 = "docs/bench/runs/s11-aa-1.json.gz";
 const FULL = "docs/bench/runs/s11-full.json.gz";
 
 describe("npm run bench -- --from (the runs kept in docs/bench/runs/)", () => {
-  it("prints the tables of a gzipped run: the 10-round A/A run of session 11", async () => {
-    const { code, stdout, stderr } = await runScript("bench/index.ts", ["--from", AA_1]);
+  it("prints the tables of a gzipped run, and each round: the 10-round A/A run of session 11", async () => {
+    const { code, stdout, stderr } = await runScript("bench/index.ts", [
+      "--from",
+      AA_1,
+      "--per-round",
+    ]);
     assert.equal(code, 0, stderr);
     // The paired estimator: random-64k missed, with two copies of the ceiling at 0.99x.
     assert.match(
@@ -18,6 +22,9 @@ describe("npm run bench -- --from (the runs kept in docs/bench/runs/)", () => {
     );
     assert.match(stdout, /echo-1k\s+>= 85% of the ceiling\s+0\.86x raw\s+met\s+7\/10/);
     assert.match(stdout, /echo-1k-1000\s+>= 95% of the ceiling\s+0\.98x raw\s+met\s+8\/10/);
+    // Round 3 of random-64k: the ceiling in the slow state, tidews at 1.53x it (e2e.md's table).
+    assert.match(stdout, /random-64k\s+3\s+tidews\s.*\s1\.53x/);
+    assert.match(stdout, /random-64k\s+3\s+twin\s.*\s0\.99x/);
   });
 
   it("puts several runs side by side and judges all their rounds at once", async () => {
