@@ -542,10 +542,9 @@ function noiseOf(
   if (paired === undefined) return "";
   let whole = paired.median;
   if (target.paired === undefined) {
-    const twins = s.runs.twin ?? [];
-    const raws = (s.runs.raw ?? []).filter((r) => twins.some((t) => t.round === r.round));
-    const a = pick({ twin: summarizeServer(s.scenario, "twin", twins) }, "twin");
-    const b = pick({ raw: summarizeServer(s.scenario, "raw", raws) }, "raw");
+    const both = sharedRounds(s, ["twin", "raw"]);
+    const a = pick(both, "twin");
+    const b = pick(both, "raw");
     if (a === undefined || b === undefined || !(b > 0)) return "";
     whole = a / b;
   }
