@@ -57,6 +57,12 @@ export const HEADROOM_MIN = 16 * 1024;
  * byte payloads only into room the sink has already.
  */
 const APPEND_MAX = 4096;
+/**
+ * The most room reserved after a frame for the answers to the rest of the same input (see
+ * {@link ProtocolConnection.sendRangeOf} and {@link ProtocolConnection.echoesInput}): the size of
+ * one socket read (`ReadBuffer`).
+ */
+const ANSWER_ROOM_MAX = 64 * 1024;
 
 /** Options of a {@link ProtocolConnection}. */
 export interface ProtocolSink {
@@ -68,8 +74,8 @@ export interface ProtocolSink {
   // biome-ignore lint/suspicious/noConfusingVoidType: a sink that returns nothing goes on.
   onMessage(opcode: number, data: ByteBuffer): boolean | void;
   /**
-   * Optional: a complete message under {@link HEADROOM_MIN} bytes that arrived in one frame, all
-   * in one input chunk, handed over where it lies instead of through {@link onMessage}: its
+   * Optional: a complete message that arrived in one frame, all in one input chunk (within the
+   * size limit and under the stream threshold), handed over where it lies instead of through {@link onMessage}: its
    * payload is `chunk[start, end)`, still masked with `key` (byte `start` takes key byte 0; `key`
    * is 0 when it is not masked; text is unmasked and validated first). `chunk` is valid only
    * during the call: the sink copies what it keeps, or forwards it with
@@ -166,12 +172,13 @@ function roomFor(message: ByteBuffer, n: number): number {
 
 /**
  * The size below which a message that arrives whole goes to {@link ProtocolSink.onMessageView}:
- * under {@link HEADROOM_MIN} (larger ones are forwarded in place from their own buffer), within
- * the size limit, and under the stream threshold; 0 (never) for a sink without the method.
+ * any size within the limit and under the stream threshold; 0 (never) for a sink without the
+ * method. Whatever its size, such a message is copied once at most: into the output when it is
+ * forwarded (unmasked on the way), or into a buffer of its own when the application keeps it.
  */
 function wholeMessageMax(config: ProtocolConfig, sink: ProtocolSink): number {
   if (sink.onMessageView === undefined) return 0;
-  let max = Math.min(HEADROOM_MIN, config.maxMessageSize + 1);
+  let max = config.maxMessageSize + 1;
   if (config.streamThreshold >= 0 && sink.onMessageStart !== undefined) {
     max = Math.min(max, config.streamThreshold);
   }
@@ -196,6 +203,15 @@ export class ProtocolConnection implements FrameSink {
    * client, which never sends unless pinged) holds none.
    */
   private parser: FrameParser | undefined = undefined;
+  /**
+   * @internal Set by the I/O layer once this connection forwards its own received messages in
+   * place while their input is parsed (an echo, see sendBuffer). A message that spans reads then
+   * gets room after it for the answers to the rest of the read that completes it, up to a read's
+   * size: they are built into that room, and the read is answered with one write. Only such a
+   * connection pays for the room; a message an application keeps has none. (A bit, see
+   * bit-flags.ts.)
+   */
+  declare echoesInput: boolean;
   /** Validates text that arrives in pieces; made for the first text message. */
   private validator: Utf8Validator | undefined = undefined;
 
@@ -431,7 +447,12 @@ export class ProtocolConnection implements FrameSink {
       if (hint >= HEADROOM_MIN) {
         // Room for a header in front: `conn.send(message)` can then forward the message as a
         // frame built in place, where it is (see sendBuffer).
-        const m = this.config.pool.get(Math.min(hint + MAX_HEADER_SIZE, MAX_RESERVE));
+        // An echo also gets room after it for the answers to the rest of the read that
+        // completes it, so that they leave in this buffer, one write (see echoesInput).
+        const after = this.echoesInput
+          ? Math.min((this.parser as FrameParser).chunkLength, ANSWER_ROOM_MAX)
+          : 0;
+        const m = this.config.pool.get(Math.min(hint + MAX_HEADER_SIZE + after, MAX_RESERVE));
         m.off = MAX_HEADER_SIZE;
         m.end = MAX_HEADER_SIZE;
         this.message = m;
@@ -665,7 +686,12 @@ export class ProtocolConnection implements FrameSink {
       return;
     }
     const n = end - start;
-    const frame = this.config.pool.get(frameSize(n, this.config.mask !== null));
+    // With room for the answers to the rest of `src` (an echo of the frames after this one in
+    // the same read): they go into this buffer (see ProtocolSink.frameRoom), and the read is
+    // answered with one write, not a writev of a buffer per message.
+    const frame = this.config.pool.get(
+      frameSize(n, this.config.mask !== null) + Math.min(src.length - end, ANSWER_ROOM_MAX),
+    );
     try {
       appendFrameRange(
         frame,
@@ -1049,4 +1075,5 @@ defineFlags(ProtocolConnection.prototype as unknown as HasBits, [
   "closeSent",
   "closeReceived",
   "ended",
+  "echoesInput",
 ]);

@@ -184,6 +184,11 @@ export class FrameParser {
     this.wholeMax = options.wholeMax ?? 0;
   }
 
+  /** The length of the chunk being parsed: what one read of this connection's input brings. */
+  get chunkLength(): number {
+    return this.chunk.length;
+  }
+
   /** True while paused (by {@link pause} or a sink method that returned false). */
   get paused(): boolean {
     return this.isPaused;

@@ -378,9 +378,10 @@ export class Connection<S = Record<string, unknown>>
    * with `options.binary`). The bytes are copied (or compressed) before `send` returns.
    *
    * A received {@link Message} is forwarded with its own type and consumed: its buffer moves to
-   * this connection and the message counts as released (`message.data` throws afterwards). A
-   * large one (16 KiB and more) goes out without any copy, its header written in front of the
-   * payload where it lies.
+   * this connection and the message counts as released (`message.data` throws afterwards). It is
+   * copied once at most: a message that arrived whole in one read is unmasked straight from the
+   * input into the output; a large one (16 KiB and more) that spanned reads, or was kept, goes
+   * out without any copy, its header written in front of the payload where it lies.
    *
    * @returns `false` when the caller should wait for `onDrain` (queued bytes over the
    *   high-water mark), and when the message was not sent: the connection is closing or closed
@@ -540,6 +541,9 @@ export class Connection<S = Record<string, unknown>>
     }
     // The header goes into the room in front of the payload; the buffer is the frame.
     this.core.sendBuffer(opcode, buf, true, false);
+    // Sent on while the input is parsed: an echo, whose answers to the rest of a read fit
+    // after the next such message when it has room for them (see ProtocolConnection.echoesInput).
+    if (this.parsing) this.core.echoesInput = true;
     if (this.config.stats !== undefined) {
       this.config.stats.messagesOut++;
       this.config.stats.bytesOut += size;

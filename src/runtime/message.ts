@@ -1,6 +1,8 @@
 import type { ByteBuffer } from "../buffer/byte-buffer.js";
 import type { Pool } from "../buffer/pool.js";
 import { createError } from "../errors.js";
+import { HEADROOM_MIN } from "../protocol/connection.js";
+import { MAX_HEADER_SIZE } from "../protocol/frame-encoder.js";
 import type { XorInto } from "../protocol/mask.js";
 import { Opcode } from "../protocol/opcodes.js";
 
@@ -16,11 +18,11 @@ import { Opcode } from "../protocol/opcodes.js";
  * when its own handler's promise settles, whatever the others do. When the connection closes,
  * the messages of handlers still running are released too (unless retained).
  *
- * A small message that arrived whole is first left where it was received, in the connection's
- * input: it moves into a pooled buffer only when something needs it to outlive that input (its
- * {@link data}, {@link retain}, an async handler, a queue). Forwarded with `conn.send(message)`,
- * it goes from the input to the output in one pass; a handler that reads only {@link text} or
- * {@link json} never has it copied. Nothing of this is visible in the API.
+ * A message that arrived whole (all of it in one read) is first left where it was received, in
+ * the connection's input: it moves into a pooled buffer only when something needs it to outlive
+ * that input (its {@link data}, {@link retain}, an async handler, a queue). Forwarded with
+ * `conn.send(message)`, it goes from the input to the output in one pass; a handler that reads
+ * only {@link text} or {@link json} never has it copied. Nothing of this is visible in the API.
  */
 export class Message {
   /** The message's opcode: 1 for text, 2 for binary. */
@@ -81,22 +83,25 @@ export class Message {
     if (input === undefined) return;
     this.input = undefined;
     const n = this.inputEnd - this.inputStart;
-    const buffer = this.pool.get(n);
+    // A large one gets room for a frame header in front, as an assembled message has: sent on
+    // later, it goes as a frame built in place (see Connection.send), with no second copy.
+    const head = n >= HEADROOM_MIN ? MAX_HEADER_SIZE : 0;
+    const buffer = this.pool.get(n + head);
     if (this.inputKey !== 0) {
       (this.unmask as XorInto)(
         input,
         this.inputStart,
         this.inputEnd,
         buffer.storage,
-        0,
+        head,
         this.inputKey,
         0,
       );
     } else {
-      input.copy(buffer.storage, 0, this.inputStart, this.inputEnd);
+      input.copy(buffer.storage, head, this.inputStart, this.inputEnd);
     }
-    buffer.off = 0;
-    buffer.end = n;
+    buffer.off = head;
+    buffer.end = head + n;
     this.buffer = buffer;
   }
 

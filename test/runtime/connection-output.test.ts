@@ -6,6 +6,68 @@ import { FixedMaskSource } from "../../src/protocol/mask.js";
 import { Connection, ConnectionConfig } from "../../src/runtime/connection.js";
 import { RecordingStream } from "./recording-stream.js";
 
+const KEY = [0x11, 0x22, 0x33, 0x44];
+
+/** A masked binary frame of `payload`, as a client sends it. */
+function maskedBinary(pool: BufferPool, payload: Buffer): Buffer {
+  const f = encodeFrame(pool, 2, payload, { mask: new FixedMaskSource(KEY) });
+  const b = Buffer.from(f.bytes());
+  pool.put(f);
+  return b;
+}
+
+/** A payload whose bytes tell where they are (`seed` tells payloads apart). */
+function pattern(n: number, seed: number): Buffer {
+  const b = Buffer.alloc(n);
+  for (let i = 0; i < n; i++) b[i] = (i * 7 + seed) & 0xff;
+  return b;
+}
+
+/** The server frame of `payload` (unmasked, binary). */
+function serverFrame(payload: Buffer): Buffer {
+  const n = payload.length;
+  const head =
+    n < 126
+      ? Buffer.from([0x82, n])
+      : n < 65536
+        ? Buffer.from([0x82, 126, n >> 8, n & 0xff])
+        : Buffer.from([
+            0x82,
+            127,
+            0,
+            0,
+            0,
+            0,
+            (n >>> 24) & 0xff,
+            (n >> 16) & 0xff,
+            (n >> 8) & 0xff,
+            n & 0xff,
+          ]);
+  return Buffer.concat([head, payload]);
+}
+
+/** A server whose handler forwards each message (`conn.send(message)`), or keeps it. */
+function forwardingConnection(keep = false) {
+  const pool = new BufferPool(64, 1 << 20);
+  const stream = new RecordingStream();
+  const kept: Buffer[] = [];
+  const config = new ConnectionConfig(
+    {
+      onMessage(c, message) {
+        if (keep) kept.push(message.retain().data);
+        else c.send(message);
+      },
+    },
+    { role: "server", pool },
+  );
+  const conn = new Connection(stream, config);
+  conn.open();
+  conn.send("warm"); // the write queue exists from here on
+  conn.flush();
+  stream.writes.length = 0;
+  return { pool, stream, conn, kept };
+}
+
 function masked(pool: BufferPool, text: string): Buffer {
   const f = encodeFrame(pool, 1, Buffer.from(text), { mask: new FixedMaskSource([1, 2, 3, 4]) });
   const b = Buffer.from(f.bytes());
@@ -72,5 +134,55 @@ describe("Connection output batching", () => {
     assert.equal(stream.writes[1]?.length, 10_004);
     assert.equal(stream.corks, 1, "two buffers: one corked burst");
     assert.equal(conn.bufferedAmount, 0);
+  });
+
+  it("answers a read of large messages with one buffer: the first echo's frame has room for the rest", () => {
+    const { pool, stream, conn } = forwardingConnection();
+    const payloads = [pattern(20_000, 1), pattern(30_000, 2), pattern(6_000, 3), pattern(900, 4)];
+    conn.handleData(Buffer.concat(payloads.map((p) => maskedBinary(pool, p))));
+    assert.equal(stream.writes.length, 1, "four echoes, one write");
+    assert.equal(stream.corks, 0, "one buffer: no corked writev");
+    assert.ok((stream.writes[0] as Buffer).equals(Buffer.concat(payloads.map(serverFrame))));
+  });
+
+  it("an echo that forwarded a message spanning reads gets room after the next one for the rest of its read", () => {
+    const { pool, stream, conn } = forwardingConnection();
+    const round = (seed: number) => {
+      // 60,000 bytes and 14 of headroom: a 64 KiB pool buffer, 5.5 KiB free after it.
+      const spanning = maskedBinary(pool, pattern(60_000, seed));
+      const after = [pattern(20_000, seed + 1), pattern(3_000, seed + 2)];
+      const rest = Buffer.concat(after.map((p) => maskedBinary(pool, p)));
+      const corks = stream.corks;
+      const writes = stream.writes.length;
+      conn.handleData(spanning.subarray(0, 30_000));
+      conn.handleData(Buffer.concat([spanning.subarray(30_000), rest]));
+      const out = Buffer.concat(stream.writes.slice(writes));
+      const want = Buffer.concat([pattern(60_000, seed), ...after].map(serverFrame));
+      assert.ok(out.equals(want), "the echoes, in order");
+      return { writes: stream.writes.length - writes, corks: stream.corks - corks };
+    };
+    // The first spanning message is assembled with no room after it: its echo and the echoes
+    // behind it in the same read are two buffers, one corked writev.
+    assert.deepEqual(round(10), { writes: 2, corks: 1 });
+    // From then on the connection is known to echo: the next one has room for them.
+    assert.deepEqual(round(20), { writes: 1, corks: 0 });
+    assert.deepEqual(round(30), { writes: 1, corks: 0 });
+    assert.equal(pool.stats().gets, pool.stats().puts, "every buffer went back to the pool");
+  });
+
+  it("a message an application keeps gets no room for answers: its buffer is sized for it", () => {
+    const { pool, conn, kept } = forwardingConnection(true);
+    for (const seed of [1, 2, 3]) {
+      const spanning = maskedBinary(pool, pattern(60_000, seed));
+      conn.handleData(spanning.subarray(0, 30_000));
+      conn.handleData(spanning.subarray(30_000));
+    }
+    assert.equal(kept.length, 3);
+    for (const [i, data] of kept.entries()) {
+      assert.ok(data.equals(pattern(60_000, i + 1)));
+      // 60,000 bytes and 14 of headroom: a 64 KiB pool buffer; with room after it for the rest
+      // of a 30,000-byte read, it would take 128 KiB.
+      assert.equal(data.buffer.byteLength, 65_536, `kept #${i}`);
+    }
   });
 });

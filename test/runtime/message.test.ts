@@ -4,6 +4,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { BufferPool } from "../../src/buffer/buffer-pool.js";
+import { HEADROOM_MIN } from "../../src/protocol/connection.js";
+import { MAX_HEADER_SIZE } from "../../src/protocol/frame-encoder.js";
 import { copyXorRange, xorRange } from "../../src/protocol/mask.js";
 import { Message } from "../../src/runtime/message.js";
 import { CountingPool } from "../hardening/lib/counting-pool.js";
@@ -90,5 +92,26 @@ describe("Message left in the input", () => {
     m.release();
     m.release();
     assert.equal(pool.outstanding, 0);
+  });
+
+  it("a large one moved out of the input keeps room for a frame header in front, a small one none", () => {
+    for (const [n, head] of [
+      [20_000, MAX_HEADER_SIZE],
+      [HEADROOM_MIN, MAX_HEADER_SIZE],
+      [HEADROOM_MIN - 1, 0],
+    ] as const) {
+      const pool = new CountingPool(new BufferPool(64, 1 << 20));
+      const body = Buffer.alloc(n);
+      for (let i = 0; i < n; i++) body[i] = (i * 13) & 0xff;
+      const input = inputWith(body, 3);
+      const m = Message.inInput(2, input, 3, 3 + n, KEY, pool, copyXorRange);
+      assert.ok(m.retain().data.equals(body), `${n}: unmasked on the way`);
+      // conn.send(message) builds the header into that room: the buffer is the frame.
+      const buf = m.take();
+      assert.equal(buf.off, head, `${n}: room in front`);
+      assert.equal(buf.len, n);
+      pool.put(buf);
+      assert.equal(pool.outstanding, 0);
+    }
   });
 });
