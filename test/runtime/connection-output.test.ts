@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import fc from "fast-check";
 import { BufferPool } from "../../src/buffer/buffer-pool.js";
 import { encodeFrame } from "../../src/protocol/frame-encoder.js";
 import { FixedMaskSource } from "../../src/protocol/mask.js";
 import { Connection, ConnectionConfig } from "../../src/runtime/connection.js";
+import { buildWire, cuts, ReusedBuffer, readsOf, wireItems } from "../protocol/transient-feed.js";
 import { RecordingStream } from "./recording-stream.js";
 
 const KEY = [0x11, 0x22, 0x33, 0x44];
@@ -44,6 +46,30 @@ function serverFrame(payload: Buffer): Buffer {
             n & 0xff,
           ]);
   return Buffer.concat([head, payload]);
+}
+
+/** The frames of an unmasked (server to client) stream, all of it at hand. */
+function serverFrames(bytes: Buffer): { opcode: number; fin: boolean; payload: Buffer }[] {
+  const frames: { opcode: number; fin: boolean; payload: Buffer }[] = [];
+  let at = 0;
+  while (at < bytes.length) {
+    const b0 = bytes[at] as number;
+    const len7 = (bytes[at + 1] as number) & 0x7f;
+    assert.equal((bytes[at + 1] as number) & 0x80, 0, "a server frame is not masked");
+    let n = len7;
+    let p = at + 2;
+    if (len7 === 126) {
+      n = bytes.readUInt16BE(p);
+      p += 2;
+    } else if (len7 === 127) {
+      n = Number(bytes.readBigUInt64BE(p));
+      p += 8;
+    }
+    frames.push({ opcode: b0 & 0x0f, fin: (b0 & 0x80) !== 0, payload: bytes.subarray(p, p + n) });
+    at = p + n;
+  }
+  assert.equal(at, bytes.length, "whole frames only");
+  return frames;
 }
 
 /** A server whose handler forwards each message (`conn.send(message)`), or keeps it. */
@@ -184,5 +210,35 @@ describe("Connection output batching", () => {
       // of a 30,000-byte read, it would take 128 KiB.
       assert.equal(data.buffer.byteLength, 65_536, `kept #${i}`);
     }
+  });
+
+  it("forwards every message of any client stream, cut like socket reads into one reused buffer (property)", () => {
+    fc.assert(
+      fc.property(wireItems, cuts, (items, c) => {
+        const wire = buildWire(items);
+        const { pool, stream, conn } = forwardingConnection();
+        const reads = new ReusedBuffer();
+        for (const read of readsOf(wire, c)) {
+          conn.handleData(reads.load(read), true);
+          // The next read (of this or another socket) overwrites the buffer.
+          reads.clobber();
+        }
+        const frames = serverFrames(Buffer.concat(stream.writes));
+        const messages = wire.sent.filter((x) => x.type === "message");
+        const echoes = frames.filter((f) => f.opcode === 1 || f.opcode === 2);
+        assert.equal(echoes.length, messages.length, "one echo per message");
+        echoes.forEach((f, i) => {
+          const m = messages[i] as { opcode: number; data: Buffer };
+          assert.ok(f.fin, `echo ${i}: one frame`);
+          assert.equal(f.opcode, m.opcode, `echo ${i}: its type`);
+          assert.ok(f.payload.equals(m.data), `echo ${i}: byte for byte`);
+        });
+        const pongs = frames.filter((f) => f.opcode === 10).map((f) => f.payload.toString("hex"));
+        const pings = wire.sent.filter((x) => x.type === "ping").map((x) => x.data.toString("hex"));
+        assert.deepEqual(pongs, pings, "a pong per ping, in order");
+        assert.equal(pool.stats().gets, pool.stats().puts, "every buffer went back to the pool");
+      }),
+      { numRuns: 150 },
+    );
   });
 });
