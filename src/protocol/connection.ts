@@ -75,10 +75,10 @@ export interface ProtocolSink {
   onMessage(opcode: number, data: ByteBuffer): boolean | void;
   /**
    * Optional: a complete message that arrived in one frame, all in one input chunk (within the
-   * size limit and under the stream threshold), handed over where it lies instead of through {@link onMessage}: its
-   * payload is `chunk[start, end)`, still masked with `key` (byte `start` takes key byte 0; `key`
-   * is 0 when it is not masked; text is unmasked and validated first). `chunk` is valid only
-   * during the call: the sink copies what it keeps, or forwards it with
+   * size limit and under the stream threshold), handed over where it lies instead of through
+   * {@link onMessage}: its payload is `chunk[start, end)`, still masked with `key` (byte `start`
+   * takes key byte 0; `key` is 0 when it is not masked; text is unmasked and validated first).
+   * `chunk` is valid only during the call: the sink copies what it keeps, or forwards it with
    * {@link ProtocolConnection.sendRangeOf} (one pass from input to output). Returning `false`
    * pauses parsing as for {@link onMessage}.
    */
