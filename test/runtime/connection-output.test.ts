@@ -5,6 +5,8 @@ import { BufferPool } from "../../src/buffer/buffer-pool.js";
 import { encodeFrame } from "../../src/protocol/frame-encoder.js";
 import { FixedMaskSource } from "../../src/protocol/mask.js";
 import { Connection, ConnectionConfig } from "../../src/runtime/connection.js";
+import { encodeFrame as wireFrame } from "../hardening/lib/frame-model.js";
+import { parseFrames, type WireFrame } from "../hardening/lib/server-frames.js";
 import { buildWire, cuts, ReusedBuffer, readsOf, wireItems } from "../protocol/transient-feed.js";
 import { RecordingStream } from "./recording-stream.js";
 
@@ -27,48 +29,17 @@ function pattern(n: number, seed: number): Buffer {
 
 /** The server frame of `payload` (unmasked, binary). */
 function serverFrame(payload: Buffer): Buffer {
-  const n = payload.length;
-  const head =
-    n < 126
-      ? Buffer.from([0x82, n])
-      : n < 65536
-        ? Buffer.from([0x82, 126, n >> 8, n & 0xff])
-        : Buffer.from([
-            0x82,
-            127,
-            0,
-            0,
-            0,
-            0,
-            (n >>> 24) & 0xff,
-            (n >> 16) & 0xff,
-            (n >> 8) & 0xff,
-            n & 0xff,
-          ]);
-  return Buffer.concat([head, payload]);
+  return wireFrame({ fin: true, rsv: 0, opcode: 2, payload, mask: null });
 }
 
 /** The frames of an unmasked (server to client) stream, all of it at hand. */
-function serverFrames(bytes: Buffer): { opcode: number; fin: boolean; payload: Buffer }[] {
-  const frames: { opcode: number; fin: boolean; payload: Buffer }[] = [];
-  let at = 0;
-  while (at < bytes.length) {
-    const b0 = bytes[at] as number;
-    const len7 = (bytes[at + 1] as number) & 0x7f;
-    assert.equal((bytes[at + 1] as number) & 0x80, 0, "a server frame is not masked");
-    let n = len7;
-    let p = at + 2;
-    if (len7 === 126) {
-      n = bytes.readUInt16BE(p);
-      p += 2;
-    } else if (len7 === 127) {
-      n = Number(bytes.readBigUInt64BE(p));
-      p += 8;
-    }
-    frames.push({ opcode: b0 & 0x0f, fin: (b0 & 0x80) !== 0, payload: bytes.subarray(p, p + n) });
-    at = p + n;
-  }
-  assert.equal(at, bytes.length, "whole frames only");
+function serverFrames(bytes: Buffer): WireFrame[] {
+  const { frames, rest } = parseFrames(bytes);
+  assert.equal(rest.length, 0, "whole frames only");
+  assert.ok(
+    frames.every((f) => !f.masked),
+    "a server frame is not masked",
+  );
   return frames;
 }
 
